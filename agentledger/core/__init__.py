@@ -1,0 +1,1 @@
+"""What every AgentLedger service shares: settings, errors, logging, database, gRPC plumbing."""

@@ -1,0 +1,111 @@
+"""Database setup: SQLite in WAL mode by default, PostgreSQL when a URL is given; migrations.
+
+Each service owns its tables and its own Alembic history (its own version table), and migrates
+its schema when it starts. On PostgreSQL an advisory lock serializes replicas that start at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.pool import NullPool
+
+from agentledger.core.errors import InvalidArgument
+
+
+def sqlite_url(data_dir: Path, service: str) -> str:
+    return f"sqlite:///{(data_dir / f'{service}.db').resolve()}"
+
+
+def normalize_url(url: str) -> str:
+    """Accepts plain ``postgresql://`` URLs and points them at the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if not (url.startswith("sqlite") or url.startswith("postgresql+psycopg://")):
+        raise InvalidArgument(
+            f"database URL {url.split('://')[0]}://... is not supported; "
+            "use sqlite:///path or postgresql://user@host/db"
+        )
+    return url
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # The Python driver opens a transaction lazily and never for DDL; autocommit off with
+    # explicit BEGIN keeps "BEGIN IMMEDIATE" (write intent up front) possible.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL loses no committed data on a process crash, only on power loss.
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Writers ask for the write lock when the transaction starts (``sqlite_immediate``), so two
+    # writers queue on busy_timeout instead of failing to upgrade a read lock mid-transaction.
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_db_engine(url: str, *, pool_size: int = 8, schema: str | None = None) -> Engine:
+    """An engine for the URL; ``schema`` (PostgreSQL only) sets the search path, as tests do."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            pool_size=pool_size,
+            max_overflow=pool_size,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    return create_engine(
+        url,
+        connect_args=connect_args,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+    )
+
+
+def create_listen_engine(url: str, schema: str | None = None) -> Engine:
+    """An unpooled engine for long-lived LISTEN connections (PostgreSQL)."""
+    connect_args: dict[str, Any] = {"autocommit": True}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    return create_engine(normalize_url(url), poolclass=NullPool, connect_args=connect_args)
+
+
+def migrate(engine: Engine, service: str, migrations_dir: Path) -> None:
+    """Brings the service's tables to the newest revision of its own migration history."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.set_main_option("version_table", f"alembic_version_{service}")
+    with engine.begin() as conn:
+        if not is_sqlite(engine):
+            lock_id = int.from_bytes(hashlib.sha256(service.encode()).digest()[:4], "big")
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

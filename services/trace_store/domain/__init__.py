@@ -1,0 +1,1 @@
+"""TraceStore domain logic: plain Python and SQLAlchemy, no gRPC."""

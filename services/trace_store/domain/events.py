@@ -1,0 +1,152 @@
+"""The append-only event log: gap-free per-task sequence numbers, idempotent batches, pages.
+
+Appending takes the task's row lock (``UPDATE ... RETURNING last_seq``), so sequence numbers are
+assigned in commit order by every replica alike, and a rolled-back batch leaves no gap. The
+fast path inserts the whole batch at once and lets the unique (task_id, event_id) index detect a
+retried batch; only then does the slow path look up which events are already stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from agentledger.core.clock import Clock
+from agentledger.core.db import is_sqlite
+from agentledger.core.errors import InvalidArgument, NotFound
+from services.trace_store.domain.ingest import EventLike, Ingestor, PreparedEvent
+from services.trace_store.domain.model import AppendResult, EventFilter, EventPage, StoredEvent
+
+_COLUMNS = "task_id, seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids"
+_SELECT = "SELECT seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids FROM ts_events"
+_INSERT = f"INSERT INTO ts_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_PG_INSERT = _INSERT.replace("?", "%s")
+_PG_COPY = f"COPY ts_events ({_COLUMNS}) FROM STDIN"
+
+MAX_PAGE = 1000
+
+# Called inside the append transaction, after the rows are written: PostgreSQL replicas use it
+# to NOTIFY (delivered on commit, so never for a batch that rolled back).
+OnAppend = Callable[[Connection, str, int], None]
+
+
+def unknown_task(task_id: str) -> NotFound:
+    return NotFound(f"task {task_id!r} does not exist in the trace store (PutSummary creates it)")
+
+
+class EventLog:
+    def __init__(
+        self, engine: Engine, ingestor: Ingestor, clock: Clock, on_append: OnAppend | None = None
+    ) -> None:
+        self._engine = engine
+        self._ingestor = ingestor
+        self._clock = clock
+        self._sqlite = is_sqlite(engine)
+        self._on_append = on_append
+
+    # ------------------------------------------------------------------ writing
+
+    def append(self, task_id: str, batch: Sequence[EventLike]) -> AppendResult:
+        """Stores the batch atomically; events already stored (same event_id) are not repeated."""
+        prepared = self._ingestor.events(task_id, batch, self._clock.now_ns())
+        try:
+            return self._append(task_id, prepared, known={})
+        except IntegrityError:
+            pass  # a retried batch: some event ids are stored already
+        known = self._stored_ids(task_id, [p[0] for p in prepared])
+        return self._append(task_id, prepared, known)
+
+    def _append(
+        self, task_id: str, prepared: list[PreparedEvent], known: dict[str, tuple[int, str]]
+    ) -> AppendResult:
+        fresh = [p for p in prepared if p[0] not in known]
+        for p in prepared:
+            if p[0] in known and known[p[0]][1] != p[1]:
+                raise InvalidArgument(
+                    f"event_id {p[0]!r} is already stored with type {known[p[0]][1]!r}, "
+                    f"not {p[1]!r}; event ids must be unique within a task"
+                )
+        opts = {"sqlite_immediate": True} if self._sqlite else {}
+        with self._engine.connect().execution_options(**opts) as conn, conn.begin():
+            row = conn.exec_driver_sql(
+                _sql(self._sqlite, "UPDATE ts_tasks SET last_seq = last_seq + ? WHERE task_id = ? RETURNING last_seq"),
+                (len(fresh), task_id),
+            ).first()
+            if row is None:
+                raise unknown_task(task_id)
+            last_seq = int(row[0])
+            first = last_seq - len(fresh) + 1
+            rows = [(task_id, first + i, *p) for i, p in enumerate(fresh)]
+            if rows:
+                self._insert(conn, rows)
+                if self._on_append is not None:
+                    self._on_append(conn, task_id, last_seq)
+        new_seq = {r[2]: r[1] for r in rows}
+        seqs = [known[p[0]][0] if p[0] in known else new_seq[p[0]] for p in prepared]
+        stored = [StoredEvent(*r[1:]) for r in rows]
+        return AppendResult(seqs=seqs, duplicates=len(prepared) - len(fresh), last_seq=last_seq, new_events=stored)
+
+    def _insert(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        if self._sqlite:
+            conn.exec_driver_sql(_INSERT, rows)
+            return
+        dbapi = conn.connection.driver_connection
+        assert dbapi is not None
+        with dbapi.cursor() as cur, cur.copy(_PG_COPY) as copy:
+            for r in rows:
+                copy.write_row(r)
+
+    def _stored_ids(self, task_id: str, event_ids: list[str]) -> dict[str, tuple[int, str]]:
+        found: dict[str, tuple[int, str]] = {}
+        with self._engine.connect() as conn:
+            for start in range(0, len(event_ids), 500):
+                chunk = event_ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                sql = f"SELECT event_id, seq, type FROM ts_events WHERE task_id = ? AND event_id IN ({marks})"
+                for event_id, seq, etype in conn.exec_driver_sql(_sql(self._sqlite, sql), (task_id, *chunk)):
+                    found[event_id] = (int(seq), etype)
+        return found
+
+    # ------------------------------------------------------------------ reading
+
+    def _head(self, conn: Connection, task_id: str) -> tuple[int, str, int]:
+        """The task's last sequence number, state and summary version."""
+        row = conn.exec_driver_sql(
+            _sql(self._sqlite, "SELECT last_seq, state, version FROM ts_tasks WHERE task_id = ?"), (task_id,)
+        ).first()
+        if row is None:
+            raise unknown_task(task_id)
+        return int(row[0]), str(row[1]), int(row[2])
+
+    def page(self, task_id: str, after_seq: int, limit: int, flt: EventFilter) -> EventPage:
+        """Events with seq > after_seq matching the filter, at most ``limit``, in order."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidArgument(f"limit {limit} is out of range; use 1..{MAX_PAGE}")
+        if after_seq < 0:
+            raise InvalidArgument(f"position {after_seq} is negative")
+        where, params = ["task_id = ?", "seq > ?"], [task_id, after_seq]
+        for column, values in (("type", flt.types), ("phase", flt.phases), ("node_id", flt.node_ids)):
+            if values:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(sorted(values))
+        if flt.min_severity:
+            where.append("severity >= ?")
+            params.append(flt.min_severity)
+        sql = _sql(self._sqlite, f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?")
+        params.append(limit + 1)
+        with self._engine.connect() as conn, conn.begin():
+            # Read the head first: events appended after it are left for the next page.
+            last_seq, state, version = self._head(conn, task_id)
+            raw = conn.exec_driver_sql(sql, tuple(params)).fetchall()
+        events = [StoredEvent._make(r) for r in raw[:limit]]
+        if len(raw) > limit:
+            return EventPage(events, events[-1].seq, True, last_seq, state, version)
+        scanned_to = max(last_seq, events[-1].seq if events else after_seq)
+        return EventPage(events, max(scanned_to, after_seq), False, last_seq, state, version)
+
+
+def _sql(sqlite: bool, statement: str) -> str:
+    return statement if sqlite else statement.replace("?", "%s")

@@ -1,0 +1,169 @@
+"""The one gate every payload passes before it is persisted: validation, limits, redaction.
+
+Events and summary documents come through here and nowhere else, so that the redaction policy
+(SPEC invariant 9) applies to everything the store writes by being installed in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from agentledger.core.errors import InvalidArgument
+from services.trace_store.domain.model import PHASES, SEVERITY_INFO, SEVERITY_MAX
+
+MAX_ID_CHARS = 128
+MAX_NAME_CHARS = 256
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class Redactor(Protocol):
+    """Turns a JSON document into one that is safe to persist. Must be deterministic."""
+
+    def redact_json(self, payload: bytes) -> bytes: ...
+
+
+class NoRedaction:
+    """Keeps payloads as they are: the seam where the security layer installs its policy."""
+
+    def redact_json(self, payload: bytes) -> bytes:
+        return payload
+
+
+class EventLike(Protocol):
+    """What ingestion reads of a submitted event (domain ``EventInput`` or a wire message)."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def phase(self) -> str: ...
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def severity(self) -> int: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def time_unix_nano(self) -> int: ...
+    @property
+    def payload_json(self) -> bytes: ...
+    @property
+    def blob_ids(self) -> Iterable[str]: ...
+
+
+# A validated event without its sequence number: (event_id, type, phase, node_id, severity,
+# actor, time_ns, payload, blob_ids).
+PreparedEvent = tuple[str, str, str, str, int, str, int, bytes, str]
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    max_batch_events: int = 5000
+    max_event_bytes: int = 256 * 1024
+    max_summary_bytes: int = 1024 * 1024
+
+
+class Ingestor:
+    """Validates, bounds and redacts what is about to be written."""
+
+    def __init__(self, limits: IngestLimits, redactor: Redactor | None = None) -> None:
+        self.limits = limits
+        self._redactor = redactor or NoRedaction()
+
+    def events(self, task_id: str, batch: Sequence[EventLike], now_ns: int) -> list[PreparedEvent]:
+        """Validated rows in batch order; raises InvalidArgument naming the first bad event."""
+        check_task_id(task_id)
+        if not batch:
+            raise InvalidArgument("the batch is empty; send at least one event")
+        limits = self.limits
+        if len(batch) > limits.max_batch_events:
+            raise InvalidArgument(
+                f"the batch has {len(batch)} events; the limit is {limits.max_batch_events} per call"
+            )
+        redact = self._redactor.redact_json
+        loads = orjson.loads
+        max_bytes = limits.max_event_bytes
+        seen: set[str] = set()
+        out: list[PreparedEvent] = []
+        for i, e in enumerate(batch):
+            event_id, etype, phase, payload = e.event_id, e.type, e.phase, e.payload_json
+            if not event_id or len(event_id) > MAX_ID_CHARS:
+                raise InvalidArgument(
+                    f"event #{i}: event_id must be 1..{MAX_ID_CHARS} characters "
+                    "(a client-chosen id; it makes retries idempotent)"
+                )
+            if event_id in seen:
+                raise InvalidArgument(f"event #{i}: event_id {event_id!r} appears twice in the batch")
+            seen.add(event_id)
+            if not etype or len(etype) > MAX_ID_CHARS:
+                raise InvalidArgument(f"event {event_id!r}: type must be 1..{MAX_ID_CHARS} characters")
+            if phase not in PHASES:
+                raise InvalidArgument(
+                    f"event {event_id!r}: phase {phase!r} is not one of spec, build, verify, govern "
+                    "(or empty)"
+                )
+            severity = e.severity or SEVERITY_INFO
+            if not 0 < severity <= SEVERITY_MAX:
+                raise InvalidArgument(f"event {event_id!r}: severity {severity} is out of range 1..6")
+            node_id, actor = e.node_id, e.actor
+            if len(node_id) > MAX_NAME_CHARS or len(actor) > MAX_NAME_CHARS:
+                raise InvalidArgument(
+                    f"event {event_id!r}: node_id and actor are limited to {MAX_NAME_CHARS} characters"
+                )
+            if not payload:
+                payload = b"{}"
+            elif len(payload) > max_bytes:
+                raise InvalidArgument(
+                    f"event {event_id!r}: payload is {len(payload)} bytes; the limit is {max_bytes} "
+                    "bytes (store large content as a blob and refer to it by blob_ids)"
+                )
+            else:
+                payload = redact(_check_json_object(payload, loads, f"event {event_id!r}"))
+            blob_ids = ",".join(_check_blob_ids(event_id, e.blob_ids)) if e.blob_ids else ""
+            out.append(
+                (event_id, etype, phase, node_id, severity, actor, e.time_unix_nano or now_ns, payload, blob_ids)
+            )
+        return out
+
+    def summary_document(self, document: dict[str, Any]) -> bytes:
+        """The summary document as it will be stored: JSON, redacted, within its size limit."""
+        raw = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+        if len(raw) > self.limits.max_summary_bytes:
+            raise InvalidArgument(
+                f"the summary is {len(raw)} bytes; the limit is {self.limits.max_summary_bytes} "
+                "(keep details in events or blobs)"
+            )
+        return self._redactor.redact_json(raw)
+
+
+def _check_json_object(payload: bytes, loads: Any, where: str) -> bytes:
+    try:
+        value = loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgument(f"{where}: payload_json is not valid JSON ({exc})") from None
+    if type(value) is not dict:
+        raise InvalidArgument(f"{where}: payload_json must be a JSON object, not {type(value).__name__}")
+    return payload
+
+
+def _check_blob_ids(event_id: str, blob_ids: Iterable[str]) -> list[str]:
+    ids = list(blob_ids)
+    for blob_id in ids:
+        if not _SHA256.fullmatch(blob_id):
+            raise InvalidArgument(
+                f"event {event_id!r}: blob id {blob_id[:80]!r} is not a lower-case hex sha256"
+            )
+    return ids
+
+
+def check_task_id(task_id: str) -> None:
+    if not task_id or len(task_id) > MAX_ID_CHARS:
+        raise InvalidArgument(f"task_id must be 1..{MAX_ID_CHARS} characters, got {task_id[:40]!r}")
+    if not task_id.isprintable() or any(c.isspace() for c in task_id):
+        raise InvalidArgument(f"task_id {task_id[:40]!r} contains spaces or control characters")

@@ -1,0 +1,142 @@
+"""The TraceStore as one object: the operations the RPCs expose, with live fan-out and caching.
+
+Blocking database work runs in the offloader's threads; publishing to live followers happens on
+the event loop after each commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import IO
+
+from agentledger.core.offload import Offloader
+from services.trace_store.domain.announce import Announcement
+from services.trace_store.domain.blobs import BlobStore
+from services.trace_store.domain.cursors import decode_event_cursor
+from services.trace_store.domain.events import MAX_PAGE, EventLog
+from services.trace_store.domain.follow import FollowItem, LiveFeed, follow
+from services.trace_store.domain.ingest import EventLike, check_task_id
+from services.trace_store.domain.model import (
+    AppendResult,
+    BlobInfo,
+    EventFilter,
+    EventPage,
+    Stats,
+    Summary,
+    TaskFilter,
+    TaskIndex,
+    TaskPage,
+)
+from services.trace_store.domain.query import TaskQuery, validate_filter
+from services.trace_store.domain.summaries import SummaryStore
+
+from agentledger.core.errors import InvalidArgument
+
+
+class TraceStoreService:
+    def __init__(
+        self,
+        *,
+        events: EventLog,
+        summaries: SummaryStore,
+        query: TaskQuery,
+        blobs: BlobStore,
+        feed: LiveFeed,
+        offload: Offloader,
+        heartbeat_s: float,
+    ) -> None:
+        self._events = events
+        self._summaries = summaries
+        self._query = query
+        self.blobs = blobs
+        self._feed = feed
+        self._offload = offload
+        self.heartbeat_s = heartbeat_s
+
+    async def append(self, task_id: str, batch: Sequence[EventLike]) -> AppendResult:
+        result = await self._offload.write(self._events.append, task_id, batch)
+        if result.new_events:
+            self._feed.publish_events(task_id, result.new_events, result.last_seq)
+            self._summaries.cache.bump_last_seq(task_id, result.last_seq)
+        return result
+
+    async def list_events(self, task_id: str, cursor: str, limit: int, flt: EventFilter) -> EventPage:
+        check_task_id(task_id)
+        after = decode_event_cursor(task_id, cursor)
+        return await self._offload.read(self._events.page, task_id, after, limit, flt)
+
+    def stream(
+        self, task_id: str, cursor: str, flt: EventFilter, batch_size: int, until_terminal: bool
+    ) -> AsyncIterator[FollowItem]:
+        check_task_id(task_id)
+        after = decode_event_cursor(task_id, cursor)
+        if not 1 <= batch_size <= MAX_PAGE:
+            raise InvalidArgument(f"batch_size {batch_size} is out of range; use 1..{MAX_PAGE}")
+
+        async def read_page(position: int, limit: int) -> EventPage:
+            return await self._offload.read(self._events.page, task_id, position, limit, flt)
+
+        return follow(
+            self._feed,
+            task_id,
+            read_page,
+            after=after,
+            flt=flt,
+            batch_size=batch_size,
+            until_terminal=until_terminal,
+            heartbeat_s=self.heartbeat_s,
+        )
+
+    async def put_summary(self, index: TaskIndex, document: dict[str, object], expected_version: int) -> Summary:
+        summary = await self._offload.write(self._summaries.put, index, document, expected_version)
+        self._feed.publish_state(index.task_id, summary.index.state, summary.version)
+        return summary
+
+    async def get_summary(self, task_id: str) -> Summary:
+        check_task_id(task_id)
+        cached = self._summaries.cache.get(task_id)
+        if cached is not None:
+            return cached  # served on the loop: no thread hop for the hot path
+        return await self._offload.read(self._summaries.get, task_id)
+
+    async def query_tasks(self, flt: TaskFilter, sort: str, ascending: bool, limit: int, cursor: str) -> TaskPage:
+        return await self._offload.read(self._query.run, flt, sort, ascending, limit, cursor)
+
+    async def stats(self, flt: TaskFilter) -> Stats:
+        validate_filter(flt)
+        return await self._offload.read(self._summaries.read_stats, flt)
+
+    async def put_blob(
+        self, task_id: str, sha256: str, size: int, content_type: str, chunks: AsyncIterator[bytes]
+    ) -> BlobInfo:
+        self.blobs.check_header(task_id, sha256, size)
+        spool: IO[bytes] = await self.blobs.receive(sha256, size, chunks)
+        try:
+            return await self._offload.write(self.blobs.commit, task_id, sha256, size, content_type, spool)
+        finally:
+            spool.close()
+
+    async def blob_info(self, task_id: str, sha256: str) -> BlobInfo:
+        check_task_id(task_id)
+        return await self._offload.read(self.blobs.info, task_id, sha256)
+
+    async def blob_chunks(self, sha256: str) -> AsyncIterator[bytes]:
+        chunks: Iterator[bytes] = self.blobs.chunks(sha256)
+        while True:
+            chunk = await self._offload.read(next, chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+
+    def on_announcement(self, a: Announcement) -> None:
+        """Another replica wrote: wake followers and drop what the cache holds of older versions."""
+        if a.kind == "events":
+            self._feed.publish_head(a.task_id, a.number)
+            self._summaries.cache.bump_last_seq(a.task_id, a.number)
+        elif a.kind == "summary":
+            self._summaries.cache.invalidate(a.task_id, a.number)
+            self._feed.publish_state(a.task_id, a.state, a.number)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._offload.shutdown)

@@ -1,0 +1,178 @@
+"""Task summaries and the task index row derived from them, with a read-through cache.
+
+Cache rule: an entry holds the highest summary version this process has seen. A local write
+replaces it after commit; a write by another replica (announced with its version on PostgreSQL)
+turns it into a tombstone at that version, so a slower read of an older version can never put
+the stale summary back. ``last_seq`` moves with every append and is bumped in place.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from agentledger.core.clock import Clock
+from agentledger.core.db import is_sqlite
+from agentledger.core.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
+from services.trace_store.domain import schema
+from services.trace_store.domain.ingest import Ingestor, check_task_id
+from services.trace_store.domain.model import Stats, Summary, TaskFilter, TaskIndex
+from services.trace_store.domain.stats import StatsKeeper
+
+# Called inside the write transaction after the summary is written (for NOTIFY on PostgreSQL).
+OnSummary = Callable[[Connection, str, int, str], None]
+
+_INDEX_COLUMNS = [c.name for c in schema.tasks.c if c.name not in {"last_seq", "version", "duration_ms"}]
+
+
+class SummaryCache:
+    """LRU of summaries by task; thread-safe; never goes back to an older version."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[str, tuple[int, Summary | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, task_id: str) -> Summary | None:
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None or entry[1] is None:
+                return None
+            self._entries.move_to_end(task_id)
+            return entry[1]
+
+    def offer(self, summary: Summary) -> None:
+        self._set(summary.index.task_id, summary.version, summary)
+
+    def invalidate(self, task_id: str, version: int) -> None:
+        self._set(task_id, version, None)
+
+    def bump_last_seq(self, task_id: str, last_seq: int) -> None:
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is not None and entry[1] is not None and entry[1].last_seq < last_seq:
+                self._entries[task_id] = (entry[0], replace(entry[1], last_seq=last_seq))
+
+    def _set(self, task_id: str, version: int, summary: Summary | None) -> None:
+        if self._capacity <= 0:
+            return
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is not None and entry[0] > version:
+                return
+            if entry is not None and entry[0] == version and summary is not None and entry[1] is None:
+                return  # a tombstone at this version wins over a read that raced with it
+            self._entries[task_id] = (version, summary)
+            self._entries.move_to_end(task_id)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+
+class SummaryStore:
+    def __init__(
+        self,
+        engine: Engine,
+        ingestor: Ingestor,
+        clock: Clock,
+        cache: SummaryCache,
+        on_summary: OnSummary | None = None,
+    ) -> None:
+        self._engine = engine
+        self._ingestor = ingestor
+        self._clock = clock
+        self.cache = cache
+        self._stats = StatsKeeper(is_sqlite(engine))
+        self._sqlite = is_sqlite(engine)
+        self._on_summary = on_summary
+
+    def put(self, index: TaskIndex, document: dict[str, Any], expected_version: int = 0) -> Summary:
+        """Creates or replaces the summary; the index row and statistics follow in one commit."""
+        _validate(index)
+        raw = self._ingestor.summary_document(document)
+        now = self._clock.now_ns()
+        t = schema.tasks
+        opts = {"sqlite_immediate": True} if self._sqlite else {}
+        with self._engine.connect().execution_options(**opts) as conn, conn.begin():
+            q = select(t).where(t.c.task_id == index.task_id)
+            if not self._sqlite:
+                q = q.with_for_update()
+            old_row = conn.execute(q).mappings().first()
+            old = _index_from_row(old_row) if old_row else None
+            old_version = int(old_row["version"]) if old_row else 0
+            if expected_version and expected_version != old_version:
+                raise Conflict(
+                    f"summary of task {index.task_id!r} is at version {old_version}, not "
+                    f"{expected_version}; read it again and retry"
+                )
+            if old is not None and old.owner != index.owner:
+                raise FailedPrecondition(
+                    f"task {index.task_id!r} belongs to {old.owner!r}; a summary cannot change its owner"
+                )
+            new = replace(
+                index,
+                created_ns=(old.created_ns if old else 0) or index.created_ns or now,
+                updated_ns=index.updated_ns or now,
+            )
+            values = {c: getattr(new, c) for c in _INDEX_COLUMNS}
+            values["duration_ms"] = new.duration_ms
+            version = old_version + 1
+            if old_row is None:
+                conn.execute(insert(t).values(**values, version=version, last_seq=0))
+                conn.execute(insert(schema.summaries).values(task_id=index.task_id, version=version, document=raw))
+                last_seq = 0
+            else:
+                conn.execute(update(t).where(t.c.task_id == index.task_id).values(**values, version=version))
+                conn.execute(
+                    update(schema.summaries)
+                    .where(schema.summaries.c.task_id == index.task_id)
+                    .values(version=version, document=raw)
+                )
+                last_seq = int(old_row["last_seq"])
+            self._stats.apply(conn, old, new)
+            if self._on_summary is not None:
+                self._on_summary(conn, index.task_id, version, new.state)
+        summary = Summary(new, orjson.loads(raw), version, last_seq)
+        self.cache.offer(summary)
+        return summary
+
+    def get(self, task_id: str) -> Summary:
+        cached = self.cache.get(task_id)
+        if cached is not None:
+            return cached
+        t, s = schema.tasks, schema.summaries
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(t, s.c.document).join(s, s.c.task_id == t.c.task_id).where(t.c.task_id == task_id)
+            ).mappings().first()
+        if row is None:
+            raise NotFound(f"task {task_id!r} has no summary in the trace store")
+        summary = Summary(_index_from_row(row), orjson.loads(row["document"]), int(row["version"]), int(row["last_seq"]))
+        self.cache.offer(summary)
+        return summary
+
+    def read_stats(self, flt: TaskFilter) -> Stats:
+        with self._engine.connect() as conn:
+            return self._stats.read(conn, flt)
+
+
+def _index_from_row(row: Any) -> TaskIndex:
+    return TaskIndex(**{c: row[c] for c in _INDEX_COLUMNS})
+
+
+def _validate(index: TaskIndex) -> None:
+    check_task_id(index.task_id)
+    if not index.owner:
+        raise InvalidArgument(f"summary of task {index.task_id!r} has no owner; every task has one")
+    for name in ("cost_usd", "tokens", "created_ns", "updated_ns", "ended_ns", "degrade_count", "pause_count"):
+        value = getattr(index, name)
+        if not math.isfinite(value) or value < 0:
+            raise InvalidArgument(f"summary of task {index.task_id!r}: {name} must be >= 0, got {value}")
+    if index.ended_ns and index.created_ns and index.ended_ns < index.created_ns:
+        raise InvalidArgument(f"summary of task {index.task_id!r}: ended before it was created")

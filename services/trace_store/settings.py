@@ -1,0 +1,57 @@
+"""TraceStore configuration, read once from the environment by the process entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentledger.core.db import sqlite_url
+from agentledger.core.errors import InvalidArgument
+from agentledger.core.settings import CommonSettings, Env
+
+DEFAULT_ADDR = "127.0.0.1:50051"
+
+
+@dataclass(frozen=True)
+class TraceStoreSettings:
+    common: CommonSettings
+    listen: str
+    db_url: str
+    # Only for PostgreSQL: a schema to use instead of the default search path (tests, sharing).
+    db_schema: str
+    blob_backend: str  # "database" or "folder"
+    blob_dir: Path
+    max_blob_bytes: int
+    max_event_bytes: int
+    max_batch_events: int
+    heartbeat_s: float
+    cache_size: int
+    notify_channel: str
+    readers: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> TraceStoreSettings:
+        env = Env(environ)
+        common = CommonSettings.from_env(environ)
+        backend = env.str("AGENTLEDGER_TRACE_STORE_BLOB_BACKEND", "database")
+        if backend not in {"database", "folder"}:
+            raise InvalidArgument(f"AGENTLEDGER_TRACE_STORE_BLOB_BACKEND={backend!r}: use database or folder")
+        return cls(
+            common=common,
+            listen=env.str("AGENTLEDGER_TRACE_STORE_LISTEN", DEFAULT_ADDR),
+            db_url=env.str(
+                "AGENTLEDGER_TRACE_STORE_DB_URL",
+                env.str("AGENTLEDGER_DB_URL", sqlite_url(common.data_dir, "trace_store")),
+            ),
+            db_schema=env.str("AGENTLEDGER_TRACE_STORE_DB_SCHEMA", ""),
+            blob_backend=backend,
+            blob_dir=Path(env.str("AGENTLEDGER_TRACE_STORE_BLOB_DIR", str(common.data_dir / "blobs"))),
+            max_blob_bytes=env.int("AGENTLEDGER_TRACE_STORE_MAX_BLOB_BYTES", 256 * 1024 * 1024, minimum=1),
+            max_event_bytes=env.int("AGENTLEDGER_TRACE_STORE_MAX_EVENT_BYTES", 256 * 1024, minimum=64),
+            max_batch_events=env.int("AGENTLEDGER_TRACE_STORE_MAX_BATCH_EVENTS", 5000, minimum=1),
+            heartbeat_s=env.float("AGENTLEDGER_TRACE_STORE_HEARTBEAT_SECONDS", 15.0, minimum=0.01),
+            cache_size=env.int("AGENTLEDGER_TRACE_STORE_CACHE_SIZE", 10_000, minimum=0),
+            notify_channel=env.str("AGENTLEDGER_TRACE_STORE_NOTIFY_CHANNEL", "agentledger_trace_store"),
+            readers=env.int("AGENTLEDGER_TRACE_STORE_READERS", 4, minimum=1),
+        )
