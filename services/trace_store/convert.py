@@ -42,7 +42,7 @@ def events_to_pb(task_id: str, events: list[StoredEvent]) -> list[pb.TraceEvent]
             severity=e[5],  # type: ignore[arg-type]
             actor=e[6],
             time_unix_nano=e[7],
-            payload_json=e[8],
+            payload_json=e[8].encode(),
             blob_ids=e[9].split(",") if e[9] else (),
             cursor=encode_event_cursor(tag, e[0]),
         )

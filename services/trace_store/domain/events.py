@@ -9,8 +9,9 @@ retried batch; only then does the slow path look up which events are already sto
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
 
+import orjson
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -20,13 +21,23 @@ from agentledger.core.errors import InvalidArgument, NotFound
 from services.trace_store.domain.ingest import EventLike, Ingestor, PreparedEvent
 from services.trace_store.domain.model import AppendResult, EventFilter, EventPage, StoredEvent
 
-_COLUMNS = "task_id, seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids"
+_COLUMNS = "task_no, seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids"
 _SELECT = "SELECT seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids FROM ts_events"
-_INSERT = f"INSERT INTO ts_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_PG_INSERT = _INSERT.replace("?", "%s")
+# The batch arrives as one JSON array of PreparedEvent arrays; ``key`` is the position in it.
+_SQLITE_INSERT_JSON = (
+    f"INSERT INTO ts_events ({_COLUMNS}) SELECT ?, ? + key, value->>0, value->>1, value->>2, "
+    "value->>3, value->>4, value->>5, value->>6, value->>7, value->>8 FROM json_each(?)"
+)
 _PG_COPY = f"COPY ts_events ({_COLUMNS}) FROM STDIN"
 
 MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    events: list[PreparedEvent]
+    # The same events as one JSON array, for SQLite's bulk insert (None on PostgreSQL).
+    sqlite_doc: bytes | None
 
 # Called inside the append transaction, after the rows are written: PostgreSQL replicas use it
 # to NOTIFY (delivered on commit, so never for a batch that rolled back).
@@ -51,18 +62,25 @@ class EventLog:
 
     def append(self, task_id: str, batch: Sequence[EventLike]) -> AppendResult:
         """Stores the batch atomically; events already stored (same event_id) are not repeated."""
-        prepared = self._ingestor.events(task_id, batch, self._clock.now_ns())
+        return self.write(task_id, self.prepare(task_id, batch))
+
+    def prepare(self, task_id: str, batch: Sequence[EventLike]) -> PreparedBatch:
+        """The CPU half of an append (validation, redaction, encoding), apart from the database."""
+        events = self._ingestor.events(task_id, batch, self._clock.now_ns())
+        return PreparedBatch(events, orjson.dumps(events) if self._sqlite else None)
+
+    def write(self, task_id: str, batch: PreparedBatch) -> AppendResult:
+        """The database half of an append, for a batch that ``prepare`` returned."""
         try:
-            return self._append(task_id, prepared, known={})
+            return self._append(task_id, batch, known={})
         except IntegrityError:
             pass  # a retried batch: some event ids are stored already
-        known = self._stored_ids(task_id, [p[0] for p in prepared])
-        return self._append(task_id, prepared, known)
+        known = self._stored_ids(task_id, [p[0] for p in batch.events])
+        return self._append(task_id, batch, known)
 
-    def _append(
-        self, task_id: str, prepared: list[PreparedEvent], known: dict[str, tuple[int, str]]
-    ) -> AppendResult:
-        fresh = [p for p in prepared if p[0] not in known]
+    def _append(self, task_id: str, batch: PreparedBatch, known: dict[str, tuple[int, str]]) -> AppendResult:
+        prepared = batch.events
+        fresh = [p for p in prepared if p[0] not in known] if known else prepared
         for p in prepared:
             if p[0] in known and known[p[0]][1] != p[1]:
                 raise InvalidArgument(
@@ -72,54 +90,65 @@ class EventLog:
         opts = {"sqlite_immediate": True} if self._sqlite else {}
         with self._engine.connect().execution_options(**opts) as conn, conn.begin():
             row = conn.exec_driver_sql(
-                _sql(self._sqlite, "UPDATE ts_tasks SET last_seq = last_seq + ? WHERE task_id = ? RETURNING last_seq"),
+                _sql(
+                    self._sqlite,
+                    "UPDATE ts_tasks SET last_seq = last_seq + ? WHERE task_id = ? RETURNING task_no, last_seq",
+                ),
                 (len(fresh), task_id),
             ).first()
             if row is None:
                 raise unknown_task(task_id)
-            last_seq = int(row[0])
+            task_no, last_seq = int(row[0]), int(row[1])
             first = last_seq - len(fresh) + 1
-            rows = [(task_id, first + i, *p) for i, p in enumerate(fresh)]
-            if rows:
-                self._insert(conn, rows)
+            if fresh:
+                if self._sqlite:
+                    doc = batch.sqlite_doc if fresh is prepared else orjson.dumps(fresh)
+                    # One statement for the whole batch: SQLite unpacks it without holding the GIL.
+                    conn.exec_driver_sql(_SQLITE_INSERT_JSON, (task_no, first, doc))
+                else:
+                    self._copy(conn, task_no, first, fresh)
                 if self._on_append is not None:
                     self._on_append(conn, task_id, last_seq)
-        new_seq = {r[2]: r[1] for r in rows}
-        seqs = [known[p[0]][0] if p[0] in known else new_seq[p[0]] for p in prepared]
-        stored = [StoredEvent(*r[1:]) for r in rows]
-        return AppendResult(seqs=seqs, duplicates=len(prepared) - len(fresh), last_seq=last_seq, new_events=stored)
+        if known:
+            new_seq = {p[0]: first + i for i, p in enumerate(fresh)}
+            seqs = [known[p[0]][0] if p[0] in known else new_seq[p[0]] for p in prepared]
+        else:
+            seqs = list(range(first, last_seq + 1))
+        return AppendResult(
+            seqs=seqs, duplicates=len(prepared) - len(fresh), last_seq=last_seq, first_seq=first, fresh=fresh
+        )
 
-    def _insert(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-        if self._sqlite:
-            conn.exec_driver_sql(_INSERT, rows)
-            return
+    def _copy(self, conn: Connection, task_no: int, first: int, fresh: list[PreparedEvent]) -> None:
         dbapi = conn.connection.driver_connection
         assert dbapi is not None
         with dbapi.cursor() as cur, cur.copy(_PG_COPY) as copy:
-            for r in rows:
-                copy.write_row(r)
+            write = copy.write_row
+            for i, p in enumerate(fresh):
+                write((task_no, first + i, *p))
 
     def _stored_ids(self, task_id: str, event_ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}
         with self._engine.connect() as conn:
+            task_no = self._head(conn, task_id)[0]
             for start in range(0, len(event_ids), 500):
                 chunk = event_ids[start : start + 500]
                 marks = ", ".join("?" * len(chunk))
-                sql = f"SELECT event_id, seq, type FROM ts_events WHERE task_id = ? AND event_id IN ({marks})"
-                for event_id, seq, etype in conn.exec_driver_sql(_sql(self._sqlite, sql), (task_id, *chunk)):
+                sql = f"SELECT event_id, seq, type FROM ts_events WHERE task_no = ? AND event_id IN ({marks})"
+                for event_id, seq, etype in conn.exec_driver_sql(_sql(self._sqlite, sql), (task_no, *chunk)):
                     found[event_id] = (int(seq), etype)
         return found
 
     # ------------------------------------------------------------------ reading
 
-    def _head(self, conn: Connection, task_id: str) -> tuple[int, str, int]:
-        """The task's last sequence number, state and summary version."""
+    def _head(self, conn: Connection, task_id: str) -> tuple[int, int, str, int]:
+        """The task's number, last sequence number, state and summary version."""
         row = conn.exec_driver_sql(
-            _sql(self._sqlite, "SELECT last_seq, state, version FROM ts_tasks WHERE task_id = ?"), (task_id,)
+            _sql(self._sqlite, "SELECT task_no, last_seq, state, version FROM ts_tasks WHERE task_id = ?"),
+            (task_id,),
         ).first()
         if row is None:
             raise unknown_task(task_id)
-        return int(row[0]), str(row[1]), int(row[2])
+        return int(row[0]), int(row[1]), str(row[2]), int(row[3])
 
     def page(self, task_id: str, after_seq: int, limit: int, flt: EventFilter) -> EventPage:
         """Events with seq > after_seq matching the filter, at most ``limit``, in order."""
@@ -127,7 +156,7 @@ class EventLog:
             raise InvalidArgument(f"limit {limit} is out of range; use 1..{MAX_PAGE}")
         if after_seq < 0:
             raise InvalidArgument(f"position {after_seq} is negative")
-        where, params = ["task_id = ?", "seq > ?"], [task_id, after_seq]
+        where, params = ["task_no = ?", "seq > ?"], [0, after_seq]
         for column, values in (("type", flt.types), ("phase", flt.phases), ("node_id", flt.node_ids)):
             if values:
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
@@ -139,7 +168,8 @@ class EventLog:
         params.append(limit + 1)
         with self._engine.connect() as conn, conn.begin():
             # Read the head first: events appended after it are left for the next page.
-            last_seq, state, version = self._head(conn, task_id)
+            task_no, last_seq, state, version = self._head(conn, task_id)
+            params[0] = task_no
             raw = conn.exec_driver_sql(sql, tuple(params)).fetchall()
         events = [StoredEvent._make(r) for r in raw[:limit]]
         if len(raw) > limit:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import orjson
 
 from agentledger.core.errors import InvalidArgument
-from services.trace_store.domain.model import PHASES, SEVERITY_INFO, SEVERITY_MAX
+from services.trace_store.domain.model import PHASES, SEVERITY_INFO, SEVERITY_MAX, PreparedEvent
 
 MAX_ID_CHARS = 128
 MAX_NAME_CHARS = 256
@@ -57,9 +57,6 @@ class EventLike(Protocol):
     def blob_ids(self) -> Iterable[str]: ...
 
 
-# A validated event without its sequence number: (event_id, type, phase, node_id, severity,
-# actor, time_ns, payload, blob_ids).
-PreparedEvent = tuple[str, str, str, str, int, str, int, bytes, str]
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,11 @@ class Ingestor:
         self._redactor = redactor or NoRedaction()
 
     def events(self, task_id: str, batch: Sequence[EventLike], now_ns: int) -> list[PreparedEvent]:
-        """Validated rows in batch order; raises InvalidArgument naming the first bad event."""
+        """Validated rows in batch order; raises InvalidArgument naming the first bad event.
+
+        This is the hot path of every append: one combined check per event, and the detailed
+        diagnosis only once something failed.
+        """
         check_task_id(task_id)
         if not batch:
             raise InvalidArgument("the batch is empty; send at least one event")
@@ -86,49 +87,57 @@ class Ingestor:
             raise InvalidArgument(
                 f"the batch has {len(batch)} events; the limit is {limits.max_batch_events} per call"
             )
-        redact = self._redactor.redact_json
-        loads = orjson.loads
-        max_bytes = limits.max_event_bytes
-        seen: set[str] = set()
+        redact = None if isinstance(self._redactor, NoRedaction) else self._redactor.redact_json
+        loads, max_bytes, phases = orjson.loads, limits.max_event_bytes, PHASES
         out: list[PreparedEvent] = []
-        for i, e in enumerate(batch):
-            event_id, etype, phase, payload = e.event_id, e.type, e.phase, e.payload_json
-            if not event_id or len(event_id) > MAX_ID_CHARS:
-                raise InvalidArgument(
-                    f"event #{i}: event_id must be 1..{MAX_ID_CHARS} characters "
-                    "(a client-chosen id; it makes retries idempotent)"
+        append = out.append
+        i = 0
+        try:
+            for i, e in enumerate(batch):  # noqa: B007 - i names the failing event below
+                event_id, etype, phase, payload = e.event_id, e.type, e.phase, e.payload_json
+                severity, node_id, actor = e.severity or SEVERITY_INFO, e.node_id, e.actor
+                if not (
+                    0 < len(event_id) <= MAX_ID_CHARS
+                    and 0 < len(etype) <= MAX_ID_CHARS
+                    and phase in phases
+                    and 0 < severity <= SEVERITY_MAX
+                    and len(node_id) <= MAX_NAME_CHARS
+                    and len(actor) <= MAX_NAME_CHARS
+                    and len(payload) <= max_bytes
+                ):
+                    raise _diagnose(i, e, max_bytes)
+                if payload:
+                    if loads(payload).__class__ is not dict:
+                        raise InvalidArgument(f"event {event_id!r}: payload_json must be a JSON object")
+                    if redact is not None:
+                        payload = redact(payload)
+                    text = payload.decode()  # valid UTF-8: orjson checked it
+                else:
+                    text = "{}"
+                blob_ids = e.blob_ids
+                append(
+                    (
+                        event_id,
+                        etype,
+                        phase,
+                        node_id,
+                        severity,
+                        actor,
+                        e.time_unix_nano or now_ns,
+                        text,
+                        ",".join(_check_blob_ids(event_id, blob_ids)) if blob_ids else "",
+                    )
                 )
-            if event_id in seen:
-                raise InvalidArgument(f"event #{i}: event_id {event_id!r} appears twice in the batch")
-            seen.add(event_id)
-            if not etype or len(etype) > MAX_ID_CHARS:
-                raise InvalidArgument(f"event {event_id!r}: type must be 1..{MAX_ID_CHARS} characters")
-            if phase not in PHASES:
-                raise InvalidArgument(
-                    f"event {event_id!r}: phase {phase!r} is not one of spec, build, verify, govern "
-                    "(or empty)"
-                )
-            severity = e.severity or SEVERITY_INFO
-            if not 0 < severity <= SEVERITY_MAX:
-                raise InvalidArgument(f"event {event_id!r}: severity {severity} is out of range 1..6")
-            node_id, actor = e.node_id, e.actor
-            if len(node_id) > MAX_NAME_CHARS or len(actor) > MAX_NAME_CHARS:
-                raise InvalidArgument(
-                    f"event {event_id!r}: node_id and actor are limited to {MAX_NAME_CHARS} characters"
-                )
-            if not payload:
-                payload = b"{}"
-            elif len(payload) > max_bytes:
-                raise InvalidArgument(
-                    f"event {event_id!r}: payload is {len(payload)} bytes; the limit is {max_bytes} "
-                    "bytes (store large content as a blob and refer to it by blob_ids)"
-                )
-            else:
-                payload = redact(_check_json_object(payload, loads, f"event {event_id!r}"))
-            blob_ids = ",".join(_check_blob_ids(event_id, e.blob_ids)) if e.blob_ids else ""
-            out.append(
-                (event_id, etype, phase, node_id, severity, actor, e.time_unix_nano or now_ns, payload, blob_ids)
-            )
+        except orjson.JSONDecodeError as exc:
+            raise InvalidArgument(
+                f"event {batch[i].event_id!r}: payload_json is not valid JSON ({exc})"
+            ) from None
+        if len({p[0] for p in out}) != len(out):
+            seen: set[str] = set()
+            for p in out:
+                if p[0] in seen:
+                    raise InvalidArgument(f"event_id {p[0]!r} appears twice in the batch")
+                seen.add(p[0])
         return out
 
     def summary_document(self, document: dict[str, Any]) -> bytes:
@@ -142,14 +151,29 @@ class Ingestor:
         return self._redactor.redact_json(raw)
 
 
-def _check_json_object(payload: bytes, loads: Any, where: str) -> bytes:
-    try:
-        value = loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidArgument(f"{where}: payload_json is not valid JSON ({exc})") from None
-    if type(value) is not dict:
-        raise InvalidArgument(f"{where}: payload_json must be a JSON object, not {type(value).__name__}")
-    return payload
+def _diagnose(i: int, e: EventLike, max_bytes: int) -> InvalidArgument:
+    """Names what is wrong with an event that failed the combined check."""
+    event_id = e.event_id
+    if not 0 < len(event_id) <= MAX_ID_CHARS:
+        return InvalidArgument(
+            f"event #{i}: event_id must be 1..{MAX_ID_CHARS} characters "
+            "(a client-chosen id; it makes retries idempotent)"
+        )
+    where = f"event {event_id!r}"
+    if not 0 < len(e.type) <= MAX_ID_CHARS:
+        return InvalidArgument(f"{where}: type must be 1..{MAX_ID_CHARS} characters")
+    if e.phase not in PHASES:
+        return InvalidArgument(
+            f"{where}: phase {e.phase!r} is not one of spec, build, verify, govern (or empty)"
+        )
+    if not 0 <= e.severity <= SEVERITY_MAX:
+        return InvalidArgument(f"{where}: severity {e.severity} is out of range 1..{SEVERITY_MAX}")
+    if len(e.node_id) > MAX_NAME_CHARS or len(e.actor) > MAX_NAME_CHARS:
+        return InvalidArgument(f"{where}: node_id and actor are limited to {MAX_NAME_CHARS} characters")
+    return InvalidArgument(
+        f"{where}: payload is {len(e.payload_json)} bytes; the limit is {max_bytes} bytes "
+        "(store large content as a blob and refer to it by blob_ids)"
+    )
 
 
 def _check_blob_ids(event_id: str, blob_ids: Iterable[str]) -> list[str]:

@@ -36,8 +36,13 @@ class StoredEvent(NamedTuple):
     severity: int
     actor: str
     time_unix_nano: int
-    payload_json: bytes
+    payload_json: str  # a JSON object
     blob_ids: str  # comma-separated sha256 ids
+
+
+# A validated event without its sequence number: (event_id, type, phase, node_id, severity,
+# actor, time_ns, payload, blob_ids).
+PreparedEvent = tuple[str, str, str, str, int, str, int, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +50,12 @@ class AppendResult:
     seqs: list[int]
     duplicates: int
     last_seq: int
-    new_events: list[StoredEvent]
+    # The events this append stored, numbered from first_seq.
+    first_seq: int
+    fresh: list[PreparedEvent]
+
+    def stored(self) -> list[StoredEvent]:
+        return [StoredEvent(self.first_seq + i, *p) for i, p in enumerate(self.fresh)]
 
 
 @dataclass(frozen=True, slots=True)

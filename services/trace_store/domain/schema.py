@@ -22,7 +22,9 @@ metadata = MetaData()
 tasks = Table(
     "ts_tasks",
     metadata,
-    Column("task_id", String(128), primary_key=True),
+    # A compact surrogate key: event rows carry it instead of the task id string.
+    Column("task_no", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("task_id", String(128), nullable=False, unique=True),
     Column("owner", String(256), nullable=False),
     Column("tenant", String(256), nullable=False, server_default=""),
     Column("mode", String(32), nullable=False, server_default=""),
@@ -62,7 +64,7 @@ summaries = Table(
 events = Table(
     "ts_events",
     metadata,
-    Column("task_id", String(128), primary_key=True),
+    Column("task_no", BigInteger, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("event_id", String(128), nullable=False),
     Column("type", String(128), nullable=False),
@@ -71,9 +73,9 @@ events = Table(
     Column("severity", SmallInteger, nullable=False),
     Column("actor", String(256), nullable=False),
     Column("time_ns", BigInteger, nullable=False),
-    Column("payload", LargeBinary, nullable=False),
+    Column("payload", Text, nullable=False),
     Column("blob_ids", Text, nullable=False),
-    Index("ux_ts_events_event_id", "task_id", "event_id", unique=True),
+    Index("ux_ts_events_event_id", "task_no", "event_id", unique=True),
     sqlite_with_rowid=False,
 )
 

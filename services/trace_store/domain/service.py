@@ -55,9 +55,12 @@ class TraceStoreService:
         self.heartbeat_s = heartbeat_s
 
     async def append(self, task_id: str, batch: Sequence[EventLike]) -> AppendResult:
-        result = await self._offload.write(self._events.append, task_id, batch)
-        if result.new_events:
-            self._feed.publish_events(task_id, result.new_events, result.last_seq)
+        # Validation runs here while the writer thread stores the previous batch: appends pipeline.
+        prepared = self._events.prepare(task_id, batch)
+        result = await self._offload.write(self._events.write, task_id, prepared)
+        if result.fresh:
+            if self._feed.followers(task_id):
+                self._feed.publish_events(task_id, result.stored(), result.last_seq)
             self._summaries.cache.bump_last_seq(task_id, result.last_seq)
         return result
 

@@ -29,7 +29,7 @@ from services.trace_store.domain.stats import StatsKeeper
 # Called inside the write transaction after the summary is written (for NOTIFY on PostgreSQL).
 OnSummary = Callable[[Connection, str, int, str], None]
 
-_INDEX_COLUMNS = [c.name for c in schema.tasks.c if c.name not in {"last_seq", "version", "duration_ms"}]
+_INDEX_COLUMNS = [c.name for c in schema.tasks.c if c.name not in {"task_no", "last_seq", "version", "duration_ms"}]
 
 
 class SummaryCache:

@@ -16,7 +16,10 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "ts_tasks",
-        sa.Column("task_id", sa.String(128), primary_key=True),
+        sa.Column(
+            "task_no", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+        sa.Column("task_id", sa.String(128), nullable=False, unique=True),
         sa.Column("owner", sa.String(256), nullable=False),
         sa.Column("tenant", sa.String(256), nullable=False, server_default=""),
         sa.Column("mode", sa.String(32), nullable=False, server_default=""),
@@ -50,7 +53,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "ts_events",
-        sa.Column("task_id", sa.String(128), primary_key=True),
+        sa.Column("task_no", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("event_id", sa.String(128), nullable=False),
         sa.Column("type", sa.String(128), nullable=False),
@@ -59,11 +62,11 @@ def upgrade() -> None:
         sa.Column("severity", sa.SmallInteger, nullable=False),
         sa.Column("actor", sa.String(256), nullable=False),
         sa.Column("time_ns", sa.BigInteger, nullable=False),
-        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
         sa.Column("blob_ids", sa.Text, nullable=False),
         sqlite_with_rowid=False,
     )
-    op.create_index("ux_ts_events_event_id", "ts_events", ["task_id", "event_id"], unique=True)
+    op.create_index("ux_ts_events_event_id", "ts_events", ["task_no", "event_id"], unique=True)
     op.create_table(
         "ts_stats",
         sa.Column("day", sa.Integer, primary_key=True, autoincrement=False),

@@ -1,0 +1,23 @@
+"""Runs the benchmarks: `python -m bench [B1 B2 ...]`; all of them without arguments."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHES = {"B1": "bench.b1_append", "B2": "bench.b2_read", "B3": "bench.b3_stream"}
+
+
+def main(argv: list[str]) -> int:
+    names = [a.upper() for a in argv] or list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        print(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHES)}", file=sys.stderr)
+        return 2
+    for name in names:
+        importlib.import_module(BENCHES[name]).main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
