@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from agentledger.core.clock import Clock, SystemClock
 from agentledger.core.db import create_db_engine, is_sqlite, migrate
 from agentledger.core.offload import Offloader
@@ -26,11 +28,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class Built:
     service: TraceStoreService
     announcer: PgAnnouncer | None
+    engine: Engine
 
     async def close(self) -> None:
+        loop = asyncio.get_running_loop()
         if self.announcer is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.announcer.stop)
+            await loop.run_in_executor(None, self.announcer.stop)
         await self.service.close()
+        await loop.run_in_executor(None, self.engine.dispose)
 
 
 def build(settings: TraceStoreSettings, *, clock: Clock | None = None, redactor: Redactor | None = None) -> Built:
@@ -65,4 +70,4 @@ def build(settings: TraceStoreSettings, *, clock: Clock | None = None, redactor:
     )
     if announcer is not None:
         announcer.start(asyncio.get_running_loop(), service.on_announcement)
-    return Built(service, announcer)
+    return Built(service, announcer, engine)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
+import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -73,7 +74,7 @@ class EventLog:
         """The database half of an append, for a batch that ``prepare`` returned."""
         try:
             return self._append(task_id, batch, known={})
-        except IntegrityError:
+        except (IntegrityError, psycopg.errors.UniqueViolation):
             pass  # a retried batch: some event ids are stored already
         known = self._stored_ids(task_id, [p[0] for p in batch.events])
         return self._append(task_id, batch, known)
