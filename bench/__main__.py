@@ -12,7 +12,10 @@ def main(argv: list[str]) -> int:
     names = [a.upper() for a in argv] or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
-        print(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHES)}", file=sys.stderr)
+        print(
+            f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHES)}",
+            file=sys.stderr,
+        )
         return 2
     for name in names:
         importlib.import_module(BENCHES[name]).main()

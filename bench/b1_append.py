@@ -22,7 +22,9 @@ from bench.common import BENCH_DIR, PG_URL, QUICK, emit, median, payload, pct, t
 from services.trace_store.client import TraceStoreClient
 
 IN_FLIGHT = 4
-COLUMNS = "task_no, seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids"
+COLUMNS = (
+    "task_no, seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids"
+)
 
 
 def make_batches(total: int, batch: int, tasks: list[str]) -> list[tuple[str, list[pb.EventInput]]]:
@@ -58,7 +60,19 @@ def raw_rows(batches: list[tuple[str, list[pb.EventInput]]]) -> list[list[tuple[
         for e in events:
             seqs[task] = seqs.get(task, 0) + 1
             rows.append(
-                (number, seqs[task], e.event_id, e.type, e.phase, e.node_id, e.severity, e.actor, e.time_unix_nano, e.payload_json.decode(), "")
+                (
+                    number,
+                    seqs[task],
+                    e.event_id,
+                    e.type,
+                    e.phase,
+                    e.node_id,
+                    e.severity,
+                    e.actor,
+                    e.time_unix_nano,
+                    e.payload_json.decode(),
+                    "",
+                )
             )
         out.append(rows)
     return out
@@ -120,7 +134,11 @@ def pg_copy_rate(url: str, rows: list[list[tuple[object, ...]]]) -> float:
             conn.execute(f"CREATE UNIQUE INDEX ON {schema}.ts_events (task_no, event_id)")
             started = time.perf_counter()
             for batch in rows:
-                with conn.transaction(), conn.cursor() as cur, cur.copy(f"COPY {schema}.ts_events ({COLUMNS}) FROM STDIN") as cp:
+                with (
+                    conn.transaction(),
+                    conn.cursor() as cur,
+                    cur.copy(f"COPY {schema}.ts_events ({COLUMNS}) FROM STDIN") as cp,
+                ):
                     for r in batch:
                         cp.write_row(r)
             elapsed = time.perf_counter() - started
@@ -163,13 +181,19 @@ def main() -> None:
     total = 30_000 if QUICK else 200_000
     figures = run_backend("sqlite", "", total)
     met = (
-        min(figures["sqlite_batch100_events_per_s"], figures["sqlite_batch1000_events_per_s"]) >= 75_000
+        min(figures["sqlite_batch100_events_per_s"], figures["sqlite_batch1000_events_per_s"])
+        >= 75_000
         and min(figures["sqlite_batch100_ratio"], figures["sqlite_batch1000_ratio"]) >= 0.5
         and figures["sqlite_single_p50_ms"] <= 1.5
     )
     rows = [
-        [f"SQLite, batch {b}", figures[f"sqlite_batch{b}_events_per_s"], figures[f"sqlite_batch{b}_raw_events_per_s"],
-         figures[f"sqlite_batch{b}_ratio"], ">= 75,000/s and >= 0.5"]
+        [
+            f"SQLite, batch {b}",
+            figures[f"sqlite_batch{b}_events_per_s"],
+            figures[f"sqlite_batch{b}_raw_events_per_s"],
+            figures[f"sqlite_batch{b}_ratio"],
+            ">= 75,000/s and >= 0.5",
+        ]
         for b in (100, 1000)
     ]
     if PG_URL:
@@ -177,8 +201,13 @@ def main() -> None:
         figures.update(pg)
         met = met and min(pg["pg_batch100_ratio"], pg["pg_batch1000_ratio"]) >= 0.6
         rows += [
-            [f"PostgreSQL, batch {b}", pg[f"pg_batch{b}_events_per_s"], pg[f"pg_batch{b}_raw_events_per_s"],
-             pg[f"pg_batch{b}_ratio"], ">= 0.6 x COPY"]
+            [
+                f"PostgreSQL, batch {b}",
+                pg[f"pg_batch{b}_events_per_s"],
+                pg[f"pg_batch{b}_raw_events_per_s"],
+                pg[f"pg_batch{b}_ratio"],
+                ">= 0.6 x COPY",
+            ]
             for b in (100, 1000)
         ]
     table(
@@ -186,9 +215,18 @@ def main() -> None:
         ["backend", "events/s", "raw events/s", "ratio", "floor"],
         rows,
     )
-    lat_rows = [["SQLite", figures["sqlite_single_p50_ms"], figures["sqlite_single_p99_ms"], "p50 <= 1.5 ms"]]
+    lat_rows = [
+        [
+            "SQLite",
+            figures["sqlite_single_p50_ms"],
+            figures["sqlite_single_p99_ms"],
+            "p50 <= 1.5 ms",
+        ]
+    ]
     if PG_URL:
-        lat_rows.append(["PostgreSQL", figures["pg_single_p50_ms"], figures["pg_single_p99_ms"], "(no floor)"])
+        lat_rows.append(
+            ["PostgreSQL", figures["pg_single_p50_ms"], figures["pg_single_p99_ms"], "(no floor)"]
+        )
     table("B1 single-event append latency (ms)", ["backend", "p50", "p99", "floor"], lat_rows)
     emit("B1", met, **figures)
 

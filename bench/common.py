@@ -22,7 +22,9 @@ QUICK = os.environ.get("QUICK", "") not in ("", "0")
 # This VM's disk is rate-limited (it fell to ~7 MB/s of direct writes after a burst here), which
 # would measure the host's I/O budget, not the store. Databases therefore live on tmpfs unless
 # AGENTLEDGER_BENCH_DIR names another folder; every table says where.
-BENCH_DIR = os.environ.get("AGENTLEDGER_BENCH_DIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+BENCH_DIR = os.environ.get("AGENTLEDGER_BENCH_DIR") or (
+    "/dev/shm" if os.path.isdir("/dev/shm") else None
+)
 PG_URL = os.environ.get("AGENTLEDGER_BENCH_PG_URL") or os.environ.get("AGENTLEDGER_TEST_PG_URL", "")
 
 
@@ -56,7 +58,9 @@ class StoreProcess:
 
 
 @contextlib.contextmanager
-def trace_store(db_url: str = "", extra_env: dict[str, str] | None = None) -> Iterator[StoreProcess]:
+def trace_store(
+    db_url: str = "", extra_env: dict[str, str] | None = None
+) -> Iterator[StoreProcess]:
     """A trace_store process in its own data folder; SQLite unless a PostgreSQL URL is given."""
     with tempfile.TemporaryDirectory(prefix="agentledger-bench-", dir=BENCH_DIR) as tmp:
         port = free_port()

@@ -83,12 +83,16 @@ class Store:
     target: str
 
 
-async def start_store(settings: TraceStoreSettings, clock: ManualClock | None = None) -> tuple[Store, wiring.Built]:
+async def start_store(
+    settings: TraceStoreSettings, clock: ManualClock | None = None
+) -> tuple[Store, wiring.Built]:
     clock = clock or ManualClock()
     built = wiring.build(settings, clock=clock)
     running = await server.start(built.service, "127.0.0.1:0")
     target = f"127.0.0.1:{running.port}"
-    return Store(built.service, running, TraceStoreClient(target, timeout_s=20), clock, target), built
+    return Store(
+        built.service, running, TraceStoreClient(target, timeout_s=20), clock, target
+    ), built
 
 
 async def stop_store(store: Store, built: wiring.Built) -> None:

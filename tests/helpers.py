@@ -19,5 +19,9 @@ def summary(task_id: str, owner: str = "alice", **fields: Any) -> pb.TraceSummar
     return pb.TraceSummary(task_id=task_id, owner=owner, **fields)
 
 
-async def new_task(client: TraceStoreClient, task_id: str, owner: str = "alice", **fields: Any) -> None:
-    await client.put_summary(summary(task_id, owner, state=fields.pop("state", "RUNNING"), **fields))
+async def new_task(
+    client: TraceStoreClient, task_id: str, owner: str = "alice", **fields: Any
+) -> None:
+    await client.put_summary(
+        summary(task_id, owner, state=fields.pop("state", "RUNNING"), **fields)
+    )

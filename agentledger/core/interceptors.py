@@ -85,7 +85,9 @@ class ObservedCall(AsyncServerInterceptor):
                 ms = (time.perf_counter() - started) * 1000
                 level = logging.INFO if ms >= self._slow_ms or outcome != "OK" else logging.DEBUG
                 if log.isEnabledFor(level):
-                    log.log(level, "rpc %s %s in %.1f ms", name, outcome, ms, extra={"duration_ms": ms})
+                    log.log(
+                        level, "rpc %s %s in %.1f ms", name, outcome, ms, extra={"duration_ms": ms}
+                    )
 
     async def _abort(self, exc: Exception, context: aio.ServicerContext, name: str) -> None:
         if isinstance(exc, aio.AbortError):
@@ -93,7 +95,9 @@ class ObservedCall(AsyncServerInterceptor):
         if isinstance(exc, AgentLedgerError):
             await context.abort(STATUS_BY_CODE[exc.code], exc.message)
         ref = uuid.uuid4().hex[:12]
-        log.error("unexpected error in %s (ref %s)", name, ref, exc_info=exc, extra={"error_ref": ref})
+        log.error(
+            "unexpected error in %s (ref %s)", name, ref, exc_info=exc, extra={"error_ref": ref}
+        )
         await context.abort(
             grpc.StatusCode.INTERNAL, f"internal error (ref {ref}); the service logged it"
         )

@@ -12,11 +12,13 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
-_CONTEXT: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
-    "agentledger_log_context", default={}
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+_CONTEXT: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "agentledger_log_context", default=_EMPTY
 )
 
 
@@ -88,3 +90,5 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Migrations announce every step at INFO; only their problems belong in a service's log.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -22,11 +22,11 @@ class Env:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
 
-    def str(self, name: str, default: str) -> str:
+    def text(self, name: str, default: str) -> str:
         value = self._environ.get(name, "").strip()
         return value or default
 
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None) -> int:
         raw = self._environ.get(name, "").strip()
         if not raw:
             return default
@@ -38,7 +38,7 @@ class Env:
             raise InvalidArgument(f"{name}={value} is below its minimum {minimum}")
         return value
 
-    def float(self, name: str, default: float, *, minimum: float | None = None) -> float:
+    def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
         raw = self._environ.get(name, "").strip()
         if not raw:
             return default
@@ -50,7 +50,7 @@ class Env:
             raise InvalidArgument(f"{name}={raw!r} must be a number >= {minimum}")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         raw = self._environ.get(name, "").strip().lower()
         if not raw:
             return default
@@ -68,17 +68,15 @@ class CommonSettings:
     data_dir: Path
     log_level: str
     log_format: str  # "json" or "text"
-    host: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CommonSettings:
         env = Env(environ)
-        log_format = env.str("AGENTLEDGER_LOG_FORMAT", "json")
+        log_format = env.text("AGENTLEDGER_LOG_FORMAT", "json")
         if log_format not in {"json", "text"}:
             raise InvalidArgument(f"AGENTLEDGER_LOG_FORMAT={log_format!r}: use json or text")
         return cls(
-            data_dir=Path(env.str("AGENTLEDGER_DATA_DIR", DEFAULT_DATA_DIR)),
-            log_level=env.str("AGENTLEDGER_LOG_LEVEL", "INFO").upper(),
+            data_dir=Path(env.text("AGENTLEDGER_DATA_DIR", DEFAULT_DATA_DIR)),
+            log_level=env.text("AGENTLEDGER_LOG_LEVEL", "INFO").upper(),
             log_format=log_format,
-            host=env.str("AGENTLEDGER_HOST", "127.0.0.1"),
         )

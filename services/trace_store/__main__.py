@@ -18,8 +18,12 @@ async def main() -> None:
     configure_logging("trace_store", settings.common.log_level, settings.common.log_format)
     built = wiring.build(settings)
     running = await server.start(built.service, settings.listen)
-    log.info("trace_store serving on %s:%d", settings.listen.rsplit(":", 1)[0], running.port,
-             extra={"port": running.port, "db": settings.db_url.split("://")[0]})
+    log.info(
+        "trace_store serving on %s:%d",
+        settings.listen.rsplit(":", 1)[0],
+        running.port,
+        extra={"port": running.port, "db": settings.db_url.split("://")[0]},
+    )
     await run_until_signalled(running, on_stop=built.close)
 
 

@@ -84,7 +84,9 @@ class TraceStoreClient:
     def _md(self) -> tuple[tuple[str, str], ...]:
         return call_metadata(self._identity)
 
-    async def append(self, task_id: str, events: Sequence[pb.EventInput]) -> pb.AppendEventsResponse:
+    async def append(
+        self, task_id: str, events: Sequence[pb.EventInput]
+    ) -> pb.AppendEventsResponse:
         for e in events:
             if not e.event_id:
                 e.event_id = new_event_id()  # fixed before the first try, so retries repeat it
@@ -97,7 +99,9 @@ class TraceStoreClient:
         self, task_id: str, cursor: str = "", limit: int = 100, filter: pb.EventFilter | None = None
     ) -> pb.ListEventsResponse:
         request = pb.ListEventsRequest(task_id=task_id, cursor=cursor, limit=limit, filter=filter)
-        return await with_retries(lambda: self._stub.ListEvents(request, timeout=self._timeout, metadata=self._md()))
+        return await with_retries(
+            lambda: self._stub.ListEvents(request, timeout=self._timeout, metadata=self._md())
+        )
 
     async def stream_events(
         self,
@@ -110,7 +114,11 @@ class TraceStoreClient:
     ) -> AsyncIterator[pb.StreamEventsResponse]:
         """Stream messages as they come (batches, heartbeats, the end). No deadline: it follows."""
         request = pb.StreamEventsRequest(
-            task_id=task_id, cursor=cursor, until_terminal=until_terminal, batch_size=batch_size, filter=filter
+            task_id=task_id,
+            cursor=cursor,
+            until_terminal=until_terminal,
+            batch_size=batch_size,
+            filter=filter,
         )
         call = self._stub.StreamEvents(request, metadata=self._md())
         try:
@@ -123,22 +131,28 @@ class TraceStoreClient:
 
     async def put_summary(self, summary: pb.TraceSummary, expected_version: int = 0) -> int:
         request = pb.PutSummaryRequest(summary=summary, expected_version=expected_version)
-        response = await with_retries(
+        response: pb.PutSummaryResponse = await with_retries(
             lambda: self._stub.PutSummary(request, timeout=self._timeout, metadata=self._md())
         )
         return response.version
 
     async def get_summary(self, task_id: str) -> pb.TraceSummary:
         request = pb.GetSummaryRequest(task_id=task_id)
-        response = await with_retries(lambda: self._stub.GetSummary(request, timeout=self._timeout, metadata=self._md()))
+        response: pb.GetSummaryResponse = await with_retries(
+            lambda: self._stub.GetSummary(request, timeout=self._timeout, metadata=self._md())
+        )
         return response.summary
 
-    async def put_blob(self, task_id: str, data: bytes, content_type: str = "application/octet-stream") -> pb.PutBlobResponse:
+    async def put_blob(
+        self, task_id: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> pb.PutBlobResponse:
         sha = hashlib.sha256(data).hexdigest()
 
         def messages() -> Iterable[pb.PutBlobRequest]:
             yield pb.PutBlobRequest(
-                header=pb.BlobHeader(sha256=sha, size=len(data), content_type=content_type, task_id=task_id)
+                header=pb.BlobHeader(
+                    sha256=sha, size=len(data), content_type=content_type, task_id=task_id
+                )
             )
             for start in range(0, len(data), CHUNK_BYTES):
                 yield pb.PutBlobRequest(chunk=data[start : start + CHUNK_BYTES])
@@ -158,7 +172,11 @@ class TraceStoreClient:
         return header, b"".join(parts)
 
     async def stream_blob(self, task_id: str, blob_id: str) -> AsyncIterator[pb.GetBlobResponse]:
-        call = self._stub.GetBlob(pb.GetBlobRequest(task_id=task_id, blob_id=blob_id), timeout=self._timeout, metadata=self._md())
+        call = self._stub.GetBlob(
+            pb.GetBlobRequest(task_id=task_id, blob_id=blob_id),
+            timeout=self._timeout,
+            metadata=self._md(),
+        )
         try:
             async for msg in call:
                 yield msg
@@ -169,14 +187,20 @@ class TraceStoreClient:
         self,
         filter: pb.TaskFilter | None = None,
         *,
-        sort: int = pb.TASK_SORT_CREATED,
+        sort: pb.TaskSort = pb.TASK_SORT_CREATED,
         ascending: bool = False,
         limit: int = 50,
         cursor: str = "",
     ) -> pb.QueryTasksResponse:
-        request = pb.QueryTasksRequest(filter=filter, sort=sort, ascending=ascending, limit=limit, cursor=cursor)  # type: ignore[arg-type]
-        return await with_retries(lambda: self._stub.QueryTasks(request, timeout=self._timeout, metadata=self._md()))
+        request = pb.QueryTasksRequest(
+            filter=filter, sort=sort, ascending=ascending, limit=limit, cursor=cursor
+        )
+        return await with_retries(
+            lambda: self._stub.QueryTasks(request, timeout=self._timeout, metadata=self._md())
+        )
 
     async def get_stats(self, filter: pb.TaskFilter | None = None) -> pb.GetStatsResponse:
         request = pb.GetStatsRequest(filter=filter)
-        return await with_retries(lambda: self._stub.GetStats(request, timeout=self._timeout, metadata=self._md()))
+        return await with_retries(
+            lambda: self._stub.GetStats(request, timeout=self._timeout, metadata=self._md())
+        )

@@ -107,7 +107,9 @@ def summary_from_pb(s: pb.TraceSummary) -> tuple[TaskIndex, dict[str, Any]]:
 
 
 def summary_to_pb(summary: Summary) -> pb.TraceSummary:
-    msg = json_format.ParseDict(summary.document, pb.TraceSummary(), ignore_unknown_fields=True)
+    msg: pb.TraceSummary = json_format.ParseDict(
+        summary.document, pb.TraceSummary(), ignore_unknown_fields=True
+    )
     i = summary.index
     # The index holds what the store settled (first creation time, update time).
     msg.created_unix_nano, msg.updated_unix_nano = i.created_ns, i.updated_ns

@@ -14,6 +14,11 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TraceStore"].full_name
 async def start(service: TraceStoreService, address: str) -> RunningServer:
     servicer = TraceStoreServicer(service)
     return await create_server(
-        [Service(SERVICE_NAME, lambda server: pb_grpc.add_TraceStoreServicer_to_server(servicer, server))],
+        [
+            Service(
+                SERVICE_NAME,
+                lambda server: pb_grpc.add_TraceStoreServicer_to_server(servicer, server),
+            )
+        ],
         address,
     )

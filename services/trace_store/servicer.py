@@ -19,11 +19,13 @@ DEFAULT_PAGE = 100
 DEFAULT_STREAM_BATCH = 500
 
 
-class TraceStoreServicer(pb_grpc.TraceStoreServicer):
+class TraceStoreServicer(pb_grpc.TraceStoreServicer):  # type: ignore[misc]  # no stubs for *_grpc
     def __init__(self, service: TraceStoreService) -> None:
         self._svc = service
 
-    async def AppendEvents(self, request: pb.AppendEventsRequest, context: aio.ServicerContext) -> pb.AppendEventsResponse:
+    async def AppendEvents(
+        self, request: pb.AppendEventsRequest, context: aio.ServicerContext
+    ) -> pb.AppendEventsResponse:
         result = await self._svc.append(request.task_id, request.events)
         return pb.AppendEventsResponse(
             seqs=result.seqs,
@@ -32,9 +34,14 @@ class TraceStoreServicer(pb_grpc.TraceStoreServicer):
             cursor=event_cursor(request.task_id, result.last_seq),
         )
 
-    async def ListEvents(self, request: pb.ListEventsRequest, context: aio.ServicerContext) -> pb.ListEventsResponse:
+    async def ListEvents(
+        self, request: pb.ListEventsRequest, context: aio.ServicerContext
+    ) -> pb.ListEventsResponse:
         page = await self._svc.list_events(
-            request.task_id, request.cursor, request.limit or DEFAULT_PAGE, convert.event_filter(request.filter)
+            request.task_id,
+            request.cursor,
+            request.limit or DEFAULT_PAGE,
+            convert.event_filter(request.filter),
         )
         return pb.ListEventsResponse(
             events=convert.events_to_pb(request.task_id, page.events),
@@ -63,19 +70,27 @@ class TraceStoreServicer(pb_grpc.TraceStoreServicer):
                 )
             elif isinstance(item, Heartbeat):
                 yield pb.StreamEventsResponse(
-                    heartbeat=pb.Heartbeat(time_unix_nano=time.time_ns(), cursor=event_cursor(task_id, item.position))
+                    heartbeat=pb.Heartbeat(
+                        time_unix_nano=time.time_ns(), cursor=event_cursor(task_id, item.position)
+                    )
                 )
             elif isinstance(item, End):
-                yield pb.StreamEventsResponse(end=pb.StreamEnd(state=item.state, cursor=event_cursor(task_id, item.position)))
+                yield pb.StreamEventsResponse(
+                    end=pb.StreamEnd(state=item.state, cursor=event_cursor(task_id, item.position))
+                )
 
-    async def PutSummary(self, request: pb.PutSummaryRequest, context: aio.ServicerContext) -> pb.PutSummaryResponse:
+    async def PutSummary(
+        self, request: pb.PutSummaryRequest, context: aio.ServicerContext
+    ) -> pb.PutSummaryResponse:
         if not request.HasField("summary"):
             raise InvalidArgument("summary is required")
         index, document = convert.summary_from_pb(request.summary)
         summary = await self._svc.put_summary(index, document, request.expected_version)
         return pb.PutSummaryResponse(version=summary.version)
 
-    async def GetSummary(self, request: pb.GetSummaryRequest, context: aio.ServicerContext) -> pb.GetSummaryResponse:
+    async def GetSummary(
+        self, request: pb.GetSummaryRequest, context: aio.ServicerContext
+    ) -> pb.GetSummaryResponse:
         summary = await self._svc.get_summary(request.task_id)
         return pb.GetSummaryResponse(summary=convert.summary_to_pb(summary))
 
@@ -84,7 +99,9 @@ class TraceStoreServicer(pb_grpc.TraceStoreServicer):
     ) -> pb.PutBlobResponse:
         first = await anext(aiter(request_iterator), None)
         if first is None or not first.HasField("header"):
-            raise InvalidArgument("PutBlob must start with a header message (sha256, size, task_id)")
+            raise InvalidArgument(
+                "PutBlob must start with a header message (sha256, size, task_id)"
+            )
         h = first.header
 
         async def chunks() -> AsyncIterator[bytes]:
@@ -96,15 +113,24 @@ class TraceStoreServicer(pb_grpc.TraceStoreServicer):
         info = await self._svc.put_blob(h.task_id, h.sha256, h.size, h.content_type, chunks())
         return pb.PutBlobResponse(blob_id=info.sha256, size=info.size, created=info.created)
 
-    async def GetBlob(self, request: pb.GetBlobRequest, context: aio.ServicerContext) -> AsyncIterator[pb.GetBlobResponse]:
+    async def GetBlob(
+        self, request: pb.GetBlobRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[pb.GetBlobResponse]:
         info = await self._svc.blob_info(request.task_id, request.blob_id)
         yield pb.GetBlobResponse(
-            header=pb.BlobHeader(sha256=info.sha256, size=info.size, content_type=info.content_type, task_id=request.task_id)
+            header=pb.BlobHeader(
+                sha256=info.sha256,
+                size=info.size,
+                content_type=info.content_type,
+                task_id=request.task_id,
+            )
         )
         async for chunk in self._svc.blob_chunks(info.sha256):
             yield pb.GetBlobResponse(chunk=chunk)
 
-    async def QueryTasks(self, request: pb.QueryTasksRequest, context: aio.ServicerContext) -> pb.QueryTasksResponse:
+    async def QueryTasks(
+        self, request: pb.QueryTasksRequest, context: aio.ServicerContext
+    ) -> pb.QueryTasksResponse:
         if request.sort not in convert.SORTS:
             raise InvalidArgument(f"sort {request.sort} is not a known TaskSort value")
         page = await self._svc.query_tasks(
@@ -114,7 +140,11 @@ class TraceStoreServicer(pb_grpc.TraceStoreServicer):
             request.limit or 50,
             request.cursor,
         )
-        return pb.QueryTasksResponse(tasks=[convert.row_to_pb(r) for r in page.rows], next_cursor=page.next_cursor)
+        return pb.QueryTasksResponse(
+            tasks=[convert.row_to_pb(r) for r in page.rows], next_cursor=page.next_cursor
+        )
 
-    async def GetStats(self, request: pb.GetStatsRequest, context: aio.ServicerContext) -> pb.GetStatsResponse:
+    async def GetStats(
+        self, request: pb.GetStatsRequest, context: aio.ServicerContext
+    ) -> pb.GetStatsResponse:
         return convert.stats_to_pb(await self._svc.stats(convert.task_filter(request.filter)))

@@ -34,24 +34,36 @@ class TraceStoreSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TraceStoreSettings:
         env = Env(environ)
         common = CommonSettings.from_env(environ)
-        backend = env.str("AGENTLEDGER_TRACE_STORE_BLOB_BACKEND", "database")
+        backend = env.text("AGENTLEDGER_TRACE_STORE_BLOB_BACKEND", "database")
         if backend not in {"database", "folder"}:
-            raise InvalidArgument(f"AGENTLEDGER_TRACE_STORE_BLOB_BACKEND={backend!r}: use database or folder")
+            raise InvalidArgument(
+                f"AGENTLEDGER_TRACE_STORE_BLOB_BACKEND={backend!r}: use database or folder"
+            )
         return cls(
             common=common,
-            listen=env.str("AGENTLEDGER_TRACE_STORE_LISTEN", DEFAULT_ADDR),
-            db_url=env.str(
+            listen=env.text("AGENTLEDGER_TRACE_STORE_LISTEN", DEFAULT_ADDR),
+            db_url=env.text(
                 "AGENTLEDGER_TRACE_STORE_DB_URL",
-                env.str("AGENTLEDGER_DB_URL", sqlite_url(common.data_dir, "trace_store")),
+                env.text("AGENTLEDGER_DB_URL", sqlite_url(common.data_dir, "trace_store")),
             ),
-            db_schema=env.str("AGENTLEDGER_TRACE_STORE_DB_SCHEMA", ""),
+            db_schema=env.text("AGENTLEDGER_TRACE_STORE_DB_SCHEMA", ""),
             blob_backend=backend,
-            blob_dir=Path(env.str("AGENTLEDGER_TRACE_STORE_BLOB_DIR", str(common.data_dir / "blobs"))),
-            max_blob_bytes=env.int("AGENTLEDGER_TRACE_STORE_MAX_BLOB_BYTES", 256 * 1024 * 1024, minimum=1),
-            max_event_bytes=env.int("AGENTLEDGER_TRACE_STORE_MAX_EVENT_BYTES", 256 * 1024, minimum=64),
-            max_batch_events=env.int("AGENTLEDGER_TRACE_STORE_MAX_BATCH_EVENTS", 5000, minimum=1),
-            heartbeat_s=env.float("AGENTLEDGER_TRACE_STORE_HEARTBEAT_SECONDS", 15.0, minimum=0.01),
-            cache_size=env.int("AGENTLEDGER_TRACE_STORE_CACHE_SIZE", 10_000, minimum=0),
-            notify_channel=env.str("AGENTLEDGER_TRACE_STORE_NOTIFY_CHANNEL", "agentledger_trace_store"),
-            readers=env.int("AGENTLEDGER_TRACE_STORE_READERS", 4, minimum=1),
+            blob_dir=Path(
+                env.text("AGENTLEDGER_TRACE_STORE_BLOB_DIR", str(common.data_dir / "blobs"))
+            ),
+            max_blob_bytes=env.integer(
+                "AGENTLEDGER_TRACE_STORE_MAX_BLOB_BYTES", 256 * 1024 * 1024, minimum=1
+            ),
+            max_event_bytes=env.integer(
+                "AGENTLEDGER_TRACE_STORE_MAX_EVENT_BYTES", 256 * 1024, minimum=64
+            ),
+            max_batch_events=env.integer(
+                "AGENTLEDGER_TRACE_STORE_MAX_BATCH_EVENTS", 5000, minimum=1
+            ),
+            heartbeat_s=env.number("AGENTLEDGER_TRACE_STORE_HEARTBEAT_SECONDS", 15.0, minimum=0.01),
+            cache_size=env.integer("AGENTLEDGER_TRACE_STORE_CACHE_SIZE", 10_000, minimum=0),
+            notify_channel=env.text(
+                "AGENTLEDGER_TRACE_STORE_NOTIFY_CHANNEL", "agentledger_trace_store"
+            ),
+            readers=env.integer("AGENTLEDGER_TRACE_STORE_READERS", 4, minimum=1),
         )

@@ -12,7 +12,12 @@ from agentledger.core.clock import Clock, SystemClock
 from agentledger.core.db import create_db_engine, is_sqlite, migrate
 from agentledger.core.offload import Offloader
 from services.trace_store.domain.announce import PgAnnouncer
-from services.trace_store.domain.blobs import BlobBackend, BlobStore, DatabaseBlobBackend, FolderBlobBackend
+from services.trace_store.domain.blobs import (
+    BlobBackend,
+    BlobStore,
+    DatabaseBlobBackend,
+    FolderBlobBackend,
+)
 from services.trace_store.domain.events import EventLog
 from services.trace_store.domain.follow import LiveFeed
 from services.trace_store.domain.ingest import IngestLimits, Ingestor, Redactor
@@ -38,22 +43,32 @@ class Built:
         await loop.run_in_executor(None, self.engine.dispose)
 
 
-def build(settings: TraceStoreSettings, *, clock: Clock | None = None, redactor: Redactor | None = None) -> Built:
+def build(
+    settings: TraceStoreSettings, *, clock: Clock | None = None, redactor: Redactor | None = None
+) -> Built:
     """Migrates the schema and assembles the service. Call from inside the running event loop."""
     clock = clock or SystemClock()
-    engine = create_db_engine(settings.db_url, pool_size=settings.readers + 2, schema=settings.db_schema or None)
+    engine = create_db_engine(
+        settings.db_url, pool_size=settings.readers + 2, schema=settings.db_schema or None
+    )
     migrate(engine, "trace_store", MIGRATIONS)
     sqlite = is_sqlite(engine)
     announcer = None if sqlite else PgAnnouncer(settings.db_url, settings.notify_channel)
     ingestor = Ingestor(
-        IngestLimits(max_batch_events=settings.max_batch_events, max_event_bytes=settings.max_event_bytes),
+        IngestLimits(
+            max_batch_events=settings.max_batch_events, max_event_bytes=settings.max_event_bytes
+        ),
         redactor,
     )
     backend: BlobBackend = (
-        FolderBlobBackend(settings.blob_dir) if settings.blob_backend == "folder" else DatabaseBlobBackend(engine)
+        FolderBlobBackend(settings.blob_dir)
+        if settings.blob_backend == "folder"
+        else DatabaseBlobBackend(engine)
     )
     service = TraceStoreService(
-        events=EventLog(engine, ingestor, clock, on_append=announcer.on_append if announcer else None),
+        events=EventLog(
+            engine, ingestor, clock, on_append=announcer.on_append if announcer else None
+        ),
         summaries=SummaryStore(
             engine,
             ingestor,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import orjson
 import pytest
-
 from grpc.aio import AioRpcError
 
 from agentledger.common.v1 import common_pb2
@@ -54,7 +53,7 @@ async def test_reusing_an_event_id_for_another_event_is_refused(store: Store) ->
 async def test_a_failed_batch_stores_nothing(store: Store) -> None:
     await new_task(store.client, "t1")
     bad = [ev("a"), ev("b"), pb.EventInput(event_id="c", type="x", payload_json=b"[1, 2]")]
-    with pytest.raises(InvalidArgument, match="'c'.*JSON object"):
+    with pytest.raises(InvalidArgument, match=r"'c'.*JSON object"):
         await store.client.append("t1", bad)
     page = await store.client.list_events("t1")
     assert list(page.events) == []
@@ -164,7 +163,9 @@ async def test_a_filtered_page_moves_the_cursor_past_what_it_examined(store: Sto
     page = await store.client.list_events("t1", filter=pb.EventFilter(types=["signal"]))
     assert list(page.events) == [] and not page.has_more
     await store.client.append("t1", [ev("s", type="signal")])
-    nxt = await store.client.list_events("t1", cursor=page.next_cursor, filter=pb.EventFilter(types=["signal"]))
+    nxt = await store.client.list_events(
+        "t1", cursor=page.next_cursor, filter=pb.EventFilter(types=["signal"])
+    )
     assert [e.seq for e in nxt.events] == [21]
 
 

@@ -52,8 +52,9 @@ def _messages(header: pb.BlobHeader, chunks: list[bytes]) -> Iterator[pb.PutBlob
 
 
 async def _raw_put(store: Store, header: pb.BlobHeader, chunks: list[bytes]) -> pb.PutBlobResponse:
-    from agentledger.core.client import to_domain_error
     from grpc.aio import AioRpcError
+
+    from agentledger.core.client import to_domain_error
 
     try:
         return await store.client._stub.PutBlob(_messages(header, chunks))
@@ -70,7 +71,9 @@ async def test_bytes_that_do_not_match_their_hash_store_nothing(store: Store) ->
     with pytest.raises(NotFound):
         await store.client.get_blob("t1", claimed)
     with pytest.raises(InvalidArgument, match="declared size"):
-        await _raw_put(store, pb.BlobHeader(sha256=claimed, size=3, task_id="t1"), [b"the real thing"])
+        await _raw_put(
+            store, pb.BlobHeader(sha256=claimed, size=3, task_id="t1"), [b"the real thing"]
+        )
 
 
 async def test_blob_header_problems_are_named(store: Store) -> None:

@@ -86,14 +86,18 @@ async def test_a_finished_task_replays_and_ends_at_once(store: Store) -> None:
     await new_task(store.client, "t1")
     await store.client.append("t1", [ev("a")])
     await store.client.put_summary(pb.TraceSummary(task_id="t1", owner="alice", state="FAILED"))
-    kinds = [m.WhichOneof("item") async for m in store.client.stream_events("t1", until_terminal=True)]
+    kinds = [
+        m.WhichOneof("item") async for m in store.client.stream_events("t1", until_terminal=True)
+    ]
     assert kinds == ["batch", "end"]
 
 
 async def test_filtered_stream_sends_only_matching_events(store: Store) -> None:
     await new_task(store.client, "t1")
     stream = store.client.stream_events("t1", filter=pb.EventFilter(types=["keep"]))
-    await store.client.append("t1", [ev("a", type="drop"), ev("b", type="keep"), ev("c", type="drop")])
+    await store.client.append(
+        "t1", [ev("a", type="drop"), ev("b", type="keep"), ev("c", type="drop")]
+    )
     batch = await next_batch(stream)
     assert [e.event_id for e in batch.events] == ["b"]
     await stream.aclose()

@@ -8,7 +8,7 @@ from agentledger.common.v1 import common_pb2
 from agentledger.core.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
 from tests.conftest import Store
-from tests.helpers import ev, new_task, summary
+from tests.helpers import ev, summary
 
 MS = 1_000_000
 DAY = 86_400 * 10**9
@@ -23,7 +23,9 @@ async def test_summary_round_trips_with_store_fields(store: Store) -> None:
         plan_version="3",
         state="RUNNING",
         cost=common_pb2.Cost(tokens_in=10, tokens_out=5, usd=0.25),
-        top_decisions=[pb.DecisionPoint(seq=4, rule="budget", decision="degrade", reason="over 80%")],
+        top_decisions=[
+            pb.DecisionPoint(seq=4, rule="budget", decision="degrade", reason="over 80%")
+        ],
         forecast=pb.ForecastVsActual(tokens_low=10, tokens_high=20, source="history"),
         extra_json=b'{"k": 1}',
         last_seq=999,  # ignored: the store sets it
@@ -115,14 +117,22 @@ async def test_query_filters(store: Store) -> None:
     assert await ids(store, pb.TaskFilter(min_cost_usd=0.5, max_cost_usd=2.0)) == ["b2", "a2", "a1"]
     assert await ids(store, pb.TaskFilter(plan_ids=["pa"], task_ids=["a1", "b1"])) == ["a1"]
     base = store.clock.now_ns()
-    window = pb.TaskFilter(created=common_pb2.TimeRange(start_unix_nano=base + MS, end_unix_nano=base + 3 * MS))
+    window = pb.TaskFilter(
+        created=common_pb2.TimeRange(start_unix_nano=base + MS, end_unix_nano=base + 3 * MS)
+    )
     assert await ids(store, window) == ["a3", "a2"]
 
 
 async def test_query_sorts_and_pages_by_keyset(store: Store) -> None:
     await _seed(store)
     assert await ids(store, sort=pb.TASK_SORT_COST) == ["b1", "a2", "b2", "a1", "a3"]
-    assert await ids(store, sort=pb.TASK_SORT_COST, ascending=True) == ["a3", "a1", "b2", "a2", "b1"]
+    assert await ids(store, sort=pb.TASK_SORT_COST, ascending=True) == [
+        "a3",
+        "a1",
+        "b2",
+        "a2",
+        "b1",
+    ]
     assert (await ids(store, sort=pb.TASK_SORT_DURATION))[:2] == ["b1", "a2"]
     seen: list[str] = []
     cursor = ""
@@ -167,8 +177,14 @@ async def test_stats_follow_summary_changes(store: Store) -> None:
     assert stats.duration_p95_ms == pytest.approx(8000, rel=0.05)
     # The running task finishes: it moves between aggregate rows, nothing is counted twice.
     await store.client.put_summary(
-        summary("a3", mode="fast", state="COMPLETED", plan_id="pa", cost=common_pb2.Cost(usd=0.3, tokens_in=100),
-                ended_unix_nano=store.clock.now_ns() + 2 * MS + 500 * MS)
+        summary(
+            "a3",
+            mode="fast",
+            state="COMPLETED",
+            plan_id="pa",
+            cost=common_pb2.Cost(usd=0.3, tokens_in=100),
+            ended_unix_nano=store.clock.now_ns() + 2 * MS + 500 * MS,
+        )
     )
     stats = await store.client.get_stats()
     assert stats.task_count == 5 and stats.ended_count == 5
@@ -181,7 +197,15 @@ async def test_stats_follow_summary_changes(store: Store) -> None:
 async def test_stats_by_day_and_unsupported_filters(store: Store) -> None:
     await _seed(store)
     today = store.clock.now_ns() // DAY * DAY
-    assert (await store.client.get_stats(pb.TaskFilter(created=common_pb2.TimeRange(start_unix_nano=today + DAY)))).task_count == 0
-    assert (await store.client.get_stats(pb.TaskFilter(created=common_pb2.TimeRange(start_unix_nano=today)))).task_count == 5
+    assert (
+        await store.client.get_stats(
+            pb.TaskFilter(created=common_pb2.TimeRange(start_unix_nano=today + DAY))
+        )
+    ).task_count == 0
+    assert (
+        await store.client.get_stats(
+            pb.TaskFilter(created=common_pb2.TimeRange(start_unix_nano=today))
+        )
+    ).task_count == 5
     with pytest.raises(InvalidArgument, match="cannot be filtered by failure_types"):
         await store.client.get_stats(pb.TaskFilter(failure_types=["tool_issue"]))

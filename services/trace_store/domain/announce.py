@@ -35,7 +35,9 @@ class PgAnnouncer:
     """Sends and receives announcements on one NOTIFY channel."""
 
     def __init__(self, url: str, channel: str) -> None:
-        self._conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._conninfo = (
+            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
         self._channel = channel
         self._origin = uuid.uuid4().hex[:12]
         self._stop = threading.Event()
@@ -56,7 +58,9 @@ class PgAnnouncer:
 
     # -- receiving, in a background thread
 
-    def start(self, loop: asyncio.AbstractEventLoop, handle: Callable[[Announcement], None]) -> None:
+    def start(
+        self, loop: asyncio.AbstractEventLoop, handle: Callable[[Announcement], None]
+    ) -> None:
         self._thread = threading.Thread(
             target=self._listen, args=(loop, handle), name="trace-store-listen", daemon=True
         )
@@ -67,11 +71,15 @@ class PgAnnouncer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def _listen(self, loop: asyncio.AbstractEventLoop, handle: Callable[[Announcement], None]) -> None:
+    def _listen(
+        self, loop: asyncio.AbstractEventLoop, handle: Callable[[Announcement], None]
+    ) -> None:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._conninfo, autocommit=True) as conn:
-                    conn.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(self._channel)))
+                    conn.execute(
+                        psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(self._channel))
+                    )
                     self.ready.set()
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.5):

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO, Protocol
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from agentledger.core.clock import Clock
@@ -47,7 +47,10 @@ class DatabaseBlobBackend:
     def exists(self, sha256: str) -> bool:
         c = schema.blob_chunks.c
         with self._engine.connect() as conn:
-            return conn.execute(select(c.idx).where(c.sha256 == sha256, c.idx == 0)).first() is not None
+            return (
+                conn.execute(select(c.idx).where(c.sha256 == sha256, c.idx == 0)).first()
+                is not None
+            )
 
     def store(self, sha256: str, content: IO[bytes]) -> None:
         with self._engine.begin() as conn:
@@ -61,7 +64,9 @@ class DatabaseBlobBackend:
                 idx += 1
             if idx == 0:
                 conn.execute(
-                    self._insert(schema.blob_chunks).values(sha256=sha256, idx=0, data=b"").on_conflict_do_nothing()
+                    self._insert(schema.blob_chunks)
+                    .values(sha256=sha256, idx=0, data=b"")
+                    .on_conflict_do_nothing()
                 )
 
     def chunks(self, sha256: str) -> Iterator[bytes]:
@@ -130,19 +135,26 @@ class BlobStore:
 
     async def receive(self, sha256: str, size: int, chunks: AsyncIterator[bytes]) -> IO[bytes]:
         """Spools the incoming bytes, checking size and hash; returns the rewound spool."""
-        spool = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
+        # Handed to the caller open, who closes it after storing: no ``with`` here.
+        spool = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)  # noqa: SIM115
         digest, total = hashlib.sha256(), 0
         try:
             async for chunk in chunks:
                 total += len(chunk)
                 if total > self.max_bytes:
-                    raise InvalidArgument(f"blob exceeds the limit of {self.max_bytes} bytes; nothing was stored")
+                    raise InvalidArgument(
+                        f"blob exceeds the limit of {self.max_bytes} bytes; nothing was stored"
+                    )
                 if total > size:
-                    raise InvalidArgument(f"blob sent more than its declared size {size}; nothing was stored")
+                    raise InvalidArgument(
+                        f"blob sent more than its declared size {size}; nothing was stored"
+                    )
                 digest.update(chunk)
                 spool.write(chunk)
             if total != size:
-                raise InvalidArgument(f"blob sent {total} bytes, not its declared size {size}; nothing was stored")
+                raise InvalidArgument(
+                    f"blob sent {total} bytes, not its declared size {size}; nothing was stored"
+                )
             if digest.hexdigest() != sha256:
                 raise InvalidArgument(
                     f"blob bytes hash to {digest.hexdigest()}, not the declared {sha256}; nothing was stored"
@@ -153,23 +165,40 @@ class BlobStore:
         spool.seek(0)
         return spool
 
-    def commit(self, task_id: str, sha256: str, size: int, content_type: str, content: IO[bytes]) -> BlobInfo:
+    def commit(
+        self, task_id: str, sha256: str, size: int, content_type: str, content: IO[bytes]
+    ) -> BlobInfo:
         """Stores verified bytes (once) and links the blob to the task."""
         with self._engine.connect() as conn:
-            exists = conn.execute(select(schema.blobs.c.sha256).where(schema.blobs.c.sha256 == sha256)).first()
-            task = conn.execute(select(schema.tasks.c.task_id).where(schema.tasks.c.task_id == task_id)).first()
+            exists = conn.execute(
+                select(schema.blobs.c.sha256).where(schema.blobs.c.sha256 == sha256)
+            ).first()
+            task = conn.execute(
+                select(schema.tasks.c.task_id).where(schema.tasks.c.task_id == task_id)
+            ).first()
         if task is None:
-            raise NotFound(f"task {task_id!r} does not exist in the trace store (PutSummary creates it)")
+            raise NotFound(
+                f"task {task_id!r} does not exist in the trace store (PutSummary creates it)"
+            )
         created = exists is None or not self._backend.exists(sha256)
         if created:
             self._backend.store(sha256, content)
         with self._engine.begin() as conn:
             conn.execute(
                 self._insert(schema.blobs)
-                .values(sha256=sha256, size=size, content_type=content_type, created_ns=self._clock.now_ns())
+                .values(
+                    sha256=sha256,
+                    size=size,
+                    content_type=content_type,
+                    created_ns=self._clock.now_ns(),
+                )
                 .on_conflict_do_nothing()
             )
-            conn.execute(self._insert(schema.task_blobs).values(task_id=task_id, sha256=sha256).on_conflict_do_nothing())
+            conn.execute(
+                self._insert(schema.task_blobs)
+                .values(task_id=task_id, sha256=sha256)
+                .on_conflict_do_nothing()
+            )
         return BlobInfo(sha256, size, content_type, created)
 
     def info(self, task_id: str, sha256: str) -> BlobInfo:

@@ -46,7 +46,9 @@ def decode_event_cursor(task_id: str, cursor: str) -> int:
     except (binascii.Error, struct.error, ValueError):
         raise InvalidArgument(f"cursor {cursor[:40]!r} is malformed; {hint}") from None
     if tag != task_tag(task_id):
-        raise InvalidArgument(f"cursor {cursor[:40]!r} belongs to another task, not {task_id!r}; {hint}")
+        raise InvalidArgument(
+            f"cursor {cursor[:40]!r} belongs to another task, not {task_id!r}; {hint}"
+        )
     return int(seq)
 
 

@@ -19,10 +19,18 @@ from sqlalchemy.exc import IntegrityError
 from agentledger.core.clock import Clock
 from agentledger.core.db import is_sqlite
 from agentledger.core.errors import InvalidArgument, NotFound
-from services.trace_store.domain.ingest import EventLike, Ingestor, PreparedEvent
-from services.trace_store.domain.model import AppendResult, EventFilter, EventPage, StoredEvent
+from services.trace_store.domain.ingest import EventLike, Ingestor
+from services.trace_store.domain.model import (
+    AppendResult,
+    EventFilter,
+    EventPage,
+    PreparedEvent,
+    StoredEvent,
+)
 
-_COLUMNS = "task_no, seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids"
+_COLUMNS = (
+    "task_no, seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids"
+)
 _SELECT = "SELECT seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids FROM ts_events"
 # The batch arrives as one JSON array of PreparedEvent arrays; ``key`` is the position in it.
 _SQLITE_INSERT_JSON = (
@@ -39,6 +47,7 @@ class PreparedBatch:
     events: list[PreparedEvent]
     # The same events as one JSON array, for SQLite's bulk insert (None on PostgreSQL).
     sqlite_doc: bytes | None
+
 
 # Called inside the append transaction, after the rows are written: PostgreSQL replicas use it
 # to NOTIFY (delivered on commit, so never for a batch that rolled back).
@@ -79,7 +88,9 @@ class EventLog:
         known = self._stored_ids(task_id, [p[0] for p in batch.events])
         return self._append(task_id, batch, known)
 
-    def _append(self, task_id: str, batch: PreparedBatch, known: dict[str, tuple[int, str]]) -> AppendResult:
+    def _append(
+        self, task_id: str, batch: PreparedBatch, known: dict[str, tuple[int, str]]
+    ) -> AppendResult:
         prepared = batch.events
         fresh = [p for p in prepared if p[0] not in known] if known else prepared
         for p in prepared:
@@ -116,7 +127,11 @@ class EventLog:
         else:
             seqs = list(range(first, last_seq + 1))
         return AppendResult(
-            seqs=seqs, duplicates=len(prepared) - len(fresh), last_seq=last_seq, first_seq=first, fresh=fresh
+            seqs=seqs,
+            duplicates=len(prepared) - len(fresh),
+            last_seq=last_seq,
+            first_seq=first,
+            fresh=fresh,
         )
 
     def _copy(self, conn: Connection, task_no: int, first: int, fresh: list[PreparedEvent]) -> None:
@@ -135,7 +150,9 @@ class EventLog:
                 chunk = event_ids[start : start + 500]
                 marks = ", ".join("?" * len(chunk))
                 sql = f"SELECT event_id, seq, type FROM ts_events WHERE task_no = ? AND event_id IN ({marks})"
-                for event_id, seq, etype in conn.exec_driver_sql(_sql(self._sqlite, sql), (task_no, *chunk)):
+                for event_id, seq, etype in conn.exec_driver_sql(
+                    _sql(self._sqlite, sql), (task_no, *chunk)
+                ):
                     found[event_id] = (int(seq), etype)
         return found
 
@@ -144,7 +161,10 @@ class EventLog:
     def _head(self, conn: Connection, task_id: str) -> tuple[int, int, str, int]:
         """The task's number, last sequence number, state and summary version."""
         row = conn.exec_driver_sql(
-            _sql(self._sqlite, "SELECT task_no, last_seq, state, version FROM ts_tasks WHERE task_id = ?"),
+            _sql(
+                self._sqlite,
+                "SELECT task_no, last_seq, state, version FROM ts_tasks WHERE task_id = ?",
+            ),
             (task_id,),
         ).first()
         if row is None:
@@ -157,8 +177,13 @@ class EventLog:
             raise InvalidArgument(f"limit {limit} is out of range; use 1..{MAX_PAGE}")
         if after_seq < 0:
             raise InvalidArgument(f"position {after_seq} is negative")
-        where, params = ["task_no = ?", "seq > ?"], [0, after_seq]
-        for column, values in (("type", flt.types), ("phase", flt.phases), ("node_id", flt.node_ids)):
+        where: list[str] = ["task_no = ?", "seq > ?"]
+        params: list[object] = [0, after_seq]
+        for column, values in (
+            ("type", flt.types),
+            ("phase", flt.phases),
+            ("node_id", flt.node_ids),
+        ):
             if values:
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params.extend(sorted(values))

@@ -57,8 +57,6 @@ class EventLike(Protocol):
     def blob_ids(self) -> Iterable[str]: ...
 
 
-
-
 @dataclass(frozen=True)
 class IngestLimits:
     max_batch_events: int = 5000
@@ -93,7 +91,7 @@ class Ingestor:
         append = out.append
         i = 0
         try:
-            for i, e in enumerate(batch):  # noqa: B007 - i names the failing event below
+            for i, e in enumerate(batch):
                 event_id, etype, phase, payload = e.event_id, e.type, e.phase, e.payload_json
                 severity, node_id, actor = e.severity or SEVERITY_INFO, e.node_id, e.actor
                 if not (
@@ -108,7 +106,9 @@ class Ingestor:
                     raise _diagnose(i, e, max_bytes)
                 if payload:
                     if loads(payload).__class__ is not dict:
-                        raise InvalidArgument(f"event {event_id!r}: payload_json must be a JSON object")
+                        raise InvalidArgument(
+                            f"event {event_id!r}: payload_json must be a JSON object"
+                        )
                     if redact is not None:
                         payload = redact(payload)
                     text = payload.decode()  # valid UTF-8: orjson checked it
@@ -169,7 +169,9 @@ def _diagnose(i: int, e: EventLike, max_bytes: int) -> InvalidArgument:
     if not 0 <= e.severity <= SEVERITY_MAX:
         return InvalidArgument(f"{where}: severity {e.severity} is out of range 1..{SEVERITY_MAX}")
     if len(e.node_id) > MAX_NAME_CHARS or len(e.actor) > MAX_NAME_CHARS:
-        return InvalidArgument(f"{where}: node_id and actor are limited to {MAX_NAME_CHARS} characters")
+        return InvalidArgument(
+            f"{where}: node_id and actor are limited to {MAX_NAME_CHARS} characters"
+        )
     return InvalidArgument(
         f"{where}: payload is {len(e.payload_json)} bytes; the limit is {max_bytes} bytes "
         "(store large content as a blob and refer to it by blob_ids)"

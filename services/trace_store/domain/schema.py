@@ -23,7 +23,12 @@ tasks = Table(
     "ts_tasks",
     metadata,
     # A compact surrogate key: event rows carry it instead of the task id string.
-    Column("task_no", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "task_no",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     Column("task_id", String(128), nullable=False, unique=True),
     Column("owner", String(256), nullable=False),
     Column("tenant", String(256), nullable=False, server_default=""),

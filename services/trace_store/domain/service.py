@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import IO
 
+from agentledger.core.errors import InvalidArgument
 from agentledger.core.offload import Offloader
 from services.trace_store.domain.announce import Announcement
 from services.trace_store.domain.blobs import BlobStore
@@ -30,8 +31,6 @@ from services.trace_store.domain.model import (
 )
 from services.trace_store.domain.query import TaskQuery, validate_filter
 from services.trace_store.domain.summaries import SummaryStore
-
-from agentledger.core.errors import InvalidArgument
 
 
 class TraceStoreService:
@@ -64,7 +63,9 @@ class TraceStoreService:
             self._summaries.cache.bump_last_seq(task_id, result.last_seq)
         return result
 
-    async def list_events(self, task_id: str, cursor: str, limit: int, flt: EventFilter) -> EventPage:
+    async def list_events(
+        self, task_id: str, cursor: str, limit: int, flt: EventFilter
+    ) -> EventPage:
         check_task_id(task_id)
         after = decode_event_cursor(task_id, cursor)
         return await self._offload.read(self._events.page, task_id, after, limit, flt)
@@ -91,7 +92,9 @@ class TraceStoreService:
             heartbeat_s=self.heartbeat_s,
         )
 
-    async def put_summary(self, index: TaskIndex, document: dict[str, object], expected_version: int) -> Summary:
+    async def put_summary(
+        self, index: TaskIndex, document: dict[str, object], expected_version: int
+    ) -> Summary:
         summary = await self._offload.write(self._summaries.put, index, document, expected_version)
         self._feed.publish_state(index.task_id, summary.index.state, summary.version)
         return summary
@@ -103,7 +106,9 @@ class TraceStoreService:
             return cached  # served on the loop: no thread hop for the hot path
         return await self._offload.read(self._summaries.get, task_id)
 
-    async def query_tasks(self, flt: TaskFilter, sort: str, ascending: bool, limit: int, cursor: str) -> TaskPage:
+    async def query_tasks(
+        self, flt: TaskFilter, sort: str, ascending: bool, limit: int, cursor: str
+    ) -> TaskPage:
         return await self._offload.read(self._query.run, flt, sort, ascending, limit, cursor)
 
     async def stats(self, flt: TaskFilter) -> Stats:
@@ -116,7 +121,9 @@ class TraceStoreService:
         self.blobs.check_header(task_id, sha256, size)
         spool: IO[bytes] = await self.blobs.receive(sha256, size, chunks)
         try:
-            return await self._offload.write(self.blobs.commit, task_id, sha256, size, content_type, spool)
+            return await self._offload.write(
+                self.blobs.commit, task_id, sha256, size, content_type, spool
+            )
         finally:
             spool.close()
 

@@ -74,14 +74,25 @@ class StatsKeeper:
         t = schema.stats
         conn.execute(
             self._insert(t)
-            .values(**key, task_count=0, cost_usd=0.0, tokens=0, degraded=0, paused=0, ended=0, duration_hist="{}")
+            .values(
+                **key,
+                task_count=0,
+                cost_usd=0.0,
+                tokens=0,
+                degraded=0,
+                paused=0,
+                ended=0,
+                duration_hist="{}",
+            )
             .on_conflict_do_nothing()
         )
         match = and_(*(t.c[k] == v for k, v in key.items()))
         hist_sql = select(t.c.duration_hist).where(match)
         if conn.dialect.name != "sqlite":
             hist_sql = hist_sql.with_for_update()
-        hist = Counter({int(k): v for k, v in json.loads(conn.execute(hist_sql).scalar_one()).items()})
+        hist = Counter(
+            {int(k): v for k, v in json.loads(conn.execute(hist_sql).scalar_one()).items()}
+        )
         ended = 1 if index.ended_ns else 0
         if ended:
             hist[duration_bucket(index.duration_ms)] += sign

@@ -29,7 +29,11 @@ from services.trace_store.domain.stats import StatsKeeper
 # Called inside the write transaction after the summary is written (for NOTIFY on PostgreSQL).
 OnSummary = Callable[[Connection, str, int, str], None]
 
-_INDEX_COLUMNS = [c.name for c in schema.tasks.c if c.name not in {"task_no", "last_seq", "version", "duration_ms"}]
+_INDEX_COLUMNS = [
+    c.name
+    for c in schema.tasks.c
+    if c.name not in {"task_no", "last_seq", "version", "duration_ms"}
+]
 
 
 class SummaryCache:
@@ -66,9 +70,7 @@ class SummaryCache:
         with self._lock:
             entry = self._entries.get(task_id)
             if entry is not None and entry[0] > version:
-                return
-            if entry is not None and entry[0] == version and summary is not None and entry[1] is None:
-                return  # a tombstone at this version wins over a read that raced with it
+                return  # older than what this process knows exists: stale
             self._entries[task_id] = (version, summary)
             self._entries.move_to_end(task_id)
             while len(self._entries) > self._capacity:
@@ -125,10 +127,16 @@ class SummaryStore:
             version = old_version + 1
             if old_row is None:
                 conn.execute(insert(t).values(**values, version=version, last_seq=0))
-                conn.execute(insert(schema.summaries).values(task_id=index.task_id, version=version, document=raw))
+                conn.execute(
+                    insert(schema.summaries).values(
+                        task_id=index.task_id, version=version, document=raw
+                    )
+                )
                 last_seq = 0
             else:
-                conn.execute(update(t).where(t.c.task_id == index.task_id).values(**values, version=version))
+                conn.execute(
+                    update(t).where(t.c.task_id == index.task_id).values(**values, version=version)
+                )
                 conn.execute(
                     update(schema.summaries)
                     .where(schema.summaries.c.task_id == index.task_id)
@@ -148,12 +156,23 @@ class SummaryStore:
             return cached
         t, s = schema.tasks, schema.summaries
         with self._engine.connect() as conn:
-            row = conn.execute(
-                select(t, s.c.document).join(s, s.c.task_id == t.c.task_id).where(t.c.task_id == task_id)
-            ).mappings().first()
+            row = (
+                conn.execute(
+                    select(t, s.c.document)
+                    .join(s, s.c.task_id == t.c.task_id)
+                    .where(t.c.task_id == task_id)
+                )
+                .mappings()
+                .first()
+            )
         if row is None:
             raise NotFound(f"task {task_id!r} has no summary in the trace store")
-        summary = Summary(_index_from_row(row), orjson.loads(row["document"]), int(row["version"]), int(row["last_seq"]))
+        summary = Summary(
+            _index_from_row(row),
+            orjson.loads(row["document"]),
+            int(row["version"]),
+            int(row["last_seq"]),
+        )
         self.cache.offer(summary)
         return summary
 
@@ -170,9 +189,19 @@ def _validate(index: TaskIndex) -> None:
     check_task_id(index.task_id)
     if not index.owner:
         raise InvalidArgument(f"summary of task {index.task_id!r} has no owner; every task has one")
-    for name in ("cost_usd", "tokens", "created_ns", "updated_ns", "ended_ns", "degrade_count", "pause_count"):
+    for name in (
+        "cost_usd",
+        "tokens",
+        "created_ns",
+        "updated_ns",
+        "ended_ns",
+        "degrade_count",
+        "pause_count",
+    ):
         value = getattr(index, name)
         if not math.isfinite(value) or value < 0:
-            raise InvalidArgument(f"summary of task {index.task_id!r}: {name} must be >= 0, got {value}")
+            raise InvalidArgument(
+                f"summary of task {index.task_id!r}: {name} must be >= 0, got {value}"
+            )
     if index.ended_ns and index.created_ns and index.ended_ns < index.created_ns:
         raise InvalidArgument(f"summary of task {index.task_id!r}: ended before it was created")

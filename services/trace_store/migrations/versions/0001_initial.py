@@ -17,7 +17,10 @@ def upgrade() -> None:
     op.create_table(
         "ts_tasks",
         sa.Column(
-            "task_no", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+            "task_no",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
         ),
         sa.Column("task_id", sa.String(128), nullable=False, unique=True),
         sa.Column("owner", sa.String(256), nullable=False),

@@ -1,0 +1,186 @@
+"""`agentledger up`: every service as its own process on 127.0.0.1, until Ctrl-C or SIGTERM.
+
+Each service is started with `python -m services.<name>`, waited for until its health check
+answers SERVING, and its log lines are shown prefixed with its name. On Ctrl-C or SIGTERM every
+service gets SIGTERM (it reports NOT_SERVING and finishes calls in flight), then is killed if it
+has not stopped within the grace period.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from agentledger.core.errors import Unavailable
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    listen_env: str
+    default_listen: str
+
+
+# Later services add themselves here, in start order.
+SERVICES = (
+    ServiceSpec(
+        "trace_store", "services.trace_store", "AGENTLEDGER_TRACE_STORE_LISTEN", "127.0.0.1:50051"
+    ),
+)
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser("up", help="start every service locally and follow their logs")
+    p.add_argument(
+        "--data-dir",
+        default=os.environ.get("AGENTLEDGER_DATA_DIR", "data"),
+        help="where SQLite files and blobs live (default: ./data)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for each service to answer SERVING",
+    )
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=15.0,
+        help="seconds each service gets to stop before it is killed",
+    )
+    p.set_defaults(run=run)
+
+
+@dataclass
+class Running:
+    spec: ServiceSpec
+    address: str
+    proc: subprocess.Popen[str]
+
+
+def _listen(spec: ServiceSpec) -> str:
+    return os.environ.get(spec.listen_env, "").strip() or spec.default_listen
+
+
+def _pump(name: str, stream: IO[str], out: IO[str], lock: threading.Lock) -> None:
+    for line in stream:
+        with lock:
+            out.write(f"{name:<12}| {line}")
+            out.flush()
+
+
+def wait_serving(address: str, proc: subprocess.Popen[str], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise Unavailable(
+                    f"the process exited with code {proc.returncode} before it served"
+                )
+            try:
+                if (
+                    stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                    == health_pb2.HealthCheckResponse.SERVING
+                ):
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)  # polling a process we started; not a test
+    raise Unavailable(f"no SERVING answer from {address} within {timeout_s:.0f} s")
+
+
+def stop_all(running: list[Running], grace: float) -> None:
+    for r in running:
+        if r.proc.poll() is None:
+            r.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for r in running:
+        try:
+            r.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            r.proc.kill()
+            r.proc.wait()
+
+
+def run(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "AGENTLEDGER_DATA_DIR": str(data_dir)}
+    env.setdefault("AGENTLEDGER_LOG_FORMAT", "text")
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    lock = threading.Lock()
+    running: list[Running] = []
+    try:
+        for spec in SERVICES:
+            address = _listen(spec)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", spec.module],
+                env={**env, spec.listen_env: address},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,  # Ctrl-C reaches us; we stop the services in order
+            )
+            assert proc.stdout is not None
+            threading.Thread(
+                target=_pump, args=(spec.name, proc.stdout, sys.stdout, lock), daemon=True
+            ).start()
+            running.append(Running(spec, address, proc))
+            try:
+                wait_serving(address, proc, args.timeout)
+            except Unavailable as exc:
+                raise Unavailable(f"{spec.name} did not start: {exc}") from None
+            if stop.is_set():
+                return 130
+        with lock:
+            _banner(running, data_dir)
+        while not stop.is_set():
+            for r in running:
+                if r.proc.poll() is not None:
+                    print(
+                        f"agentledger: {r.spec.name} exited with code {r.proc.returncode}; stopping",
+                        file=sys.stderr,
+                    )
+                    return 1
+            stop.wait(0.5)
+        print("\nagentledger: stopping every service...", flush=True)
+        return 0
+    finally:
+        stop_all(running, args.grace)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _banner(running: list[Running], data_dir: Path) -> None:
+    print("\nAgentLedger is up.", flush=False)
+    for r in running:
+        print(f"  {r.spec.name:<12} grpc://{r.address}   (health: grpc.health.v1, reflection on)")
+    trace_store = next(r.address for r in running if r.spec.name == "trace_store")
+    print(f"  data         {data_dir}")
+    print(
+        "\nTry it from another terminal (the engine, which runs tasks, comes next; until then you\n"
+        "record a task's trace by hand):\n"
+        f"  agentledger trace --target {trace_store} put-task demo-1 --owner me --state RUNNING\n"
+        f"  agentledger trace --target {trace_store} follow demo-1        # live, until the task ends\n"
+        f'  agentledger trace --target {trace_store} append demo-1 node.completed \'{{"node": "n1"}}\'\n'
+        f"  agentledger trace --target {trace_store} put-task demo-1 --owner me --state COMPLETED\n"
+        f"  agentledger trace --target {trace_store} tasks\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )

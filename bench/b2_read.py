@@ -1,0 +1,475 @@
+"""B2: reads — pages of events at any depth, summaries, and searches of the task index.
+
+Floors (issue 2): ListEvents pages of 500 events at depth 0, the middle and the end of a
+1,000,000-event task: p50 <= 5 ms each over gRPC, and p50(deepest) / p50(first) <= 1.5;
+GetSummary p95 <= 2 ms; QueryTasks over 100,000 tasks p95 <= 20 ms (limit 50, a mix of filters
+and sorts, first pages and second pages through the cursor).
+
+The events are appended through gRPC (batches of 5,000, 4 in flight). The 100,000 tasks are
+written straight into the store's SQLite file while no store runs, because PutSummary runs at
+~140/s on this machine (12 minutes for them): the rows are what PutSummary would write (the
+store's own conversion and ingestion make them), statistics rows included, and GetStats checks
+them once a new store serves the file. Every measured call goes through the typed client.
+QUICK scales down to 100,000 events and 10,000 tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from agentledger.common.v1 import common_pb2
+from agentledger.core.db import create_db_engine
+from agentledger.trace_store.v1 import trace_store_pb2 as pb
+from bench.common import BENCH_DIR, QUICK, emit, median, payload, pct, table, trace_store
+from services.trace_store import convert
+from services.trace_store.client import TraceStoreClient
+from services.trace_store.domain import schema
+from services.trace_store.domain.ingest import IngestLimits, Ingestor
+from services.trace_store.domain.stats import NS_PER_DAY, duration_bucket
+
+LOAD_BATCH = 5000  # the store's default AGENTLEDGER_TRACE_STORE_MAX_BATCH_EVENTS
+LOAD_IN_FLIGHT = 4
+PAGE = 500
+SUMMARY_TASKS, SUMMARY_CALLS = 300, 2000
+T0_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
+SPAN_DAYS = 90
+OWNERS = [f"user-{i:02d}" for i in range(50)]
+TENANTS = ["acme", "globex", "initech"]
+MODES = ["fast", "balanced", "thorough"]
+PLANS = [f"plan-{i:02d}" for i in range(20)]
+STATES = ["COMPLETED", "FAILED", "RUNNING", "CANCELLED", "PAUSED"]
+STATE_WEIGHTS = [70, 10, 10, 5, 5]
+FAILURES = ["data_issue", "execution_issue", "cost_issue", "spec_issue", "tool_issue"]
+EVENT_TYPES = ["node.started", "node.completed", "tool.called", "governance.decision"]
+
+
+# ---------------------------------------------------------------- loading
+
+
+async def load_events(client: TraceStoreClient, task_id: str, total: int) -> dict[int, str]:
+    """Appends ``total`` events (a multiple of LOAD_BATCH) to an existing task through gRPC.
+
+    Returns the cursor each append answered, by the last sequence number it covers. Full
+    batches run LOAD_IN_FLIGHT at a time, so these land on multiples of LOAD_BATCH; the last
+    LOAD_BATCH events go in two calls, one after the other, leaving a cursor PAGE events from
+    the end.
+    """
+    if total % LOAD_BATCH or total < 2 * LOAD_BATCH:
+        raise ValueError(f"load {total} events: use a multiple of {LOAD_BATCH}, at least two")
+    prefix = uuid.uuid4().hex[:8]
+    cursors: dict[int, str] = {}
+
+    def events(start: int, count: int) -> list[pb.EventInput]:
+        return [
+            pb.EventInput(
+                event_id=f"{prefix}-{i:08d}",
+                type=EVENT_TYPES[i % len(EVENT_TYPES)],
+                phase="build",
+                node_id=f"n{i % 31}",
+                severity=2,
+                actor="worker-1",
+                time_unix_nano=T0_NS + i * 1_000_000,
+                payload_json=payload(i),
+            )
+            for i in range(start, start + count)
+        ]
+
+    async def send(start: int, count: int) -> None:
+        response = await client.append(task_id, events(start, count))
+        cursors[response.last_seq] = response.cursor
+
+    starts = list(range(0, total - LOAD_BATCH, LOAD_BATCH))
+
+    async def worker() -> None:
+        while starts:
+            await send(starts.pop(0), LOAD_BATCH)
+
+    await asyncio.gather(*(worker() for _ in range(LOAD_IN_FLIGHT)))
+    await send(total - LOAD_BATCH, LOAD_BATCH - PAGE)
+    await send(total - PAGE, PAGE)
+    return cursors
+
+
+def make_summary(i: int, rng: random.Random) -> pb.TraceSummary:
+    """One task of a varied population: 50 owners, 3 tenants, modes, plans, states, costs."""
+    created = T0_NS + int(rng.uniform(0, SPAN_DAYS * NS_PER_DAY))
+    state = rng.choices(STATES, STATE_WEIGHTS)[0]
+    mode = rng.choice(MODES)
+    run_s = rng.lognormvariate(4.5, 1.2) * {"fast": 0.3, "balanced": 1.0, "thorough": 3.0}[mode]
+    ended = created + int(run_s * 1e9) if state in ("COMPLETED", "FAILED", "CANCELLED") else 0
+    tokens = int(rng.lognormvariate(9, 1))
+    goal = {"COMPLETED": rng.choice(["DONE", "DONE", "DONE", "PARTIAL"]), "FAILED": "NOT_DONE"}
+    return pb.TraceSummary(
+        task_id=f"task-{i:07d}",
+        owner=rng.choice(OWNERS),
+        tenant=rng.choice(TENANTS),
+        goal=f"goal {i}: summarise the quarterly numbers of team {i % 97}",
+        mode=mode,
+        plan_id=rng.choice(PLANS),
+        plan_version="1.4.0",
+        state=state,
+        goal_status=goal.get(state, ""),
+        failure_type=rng.choice(FAILURES) if state == "FAILED" else "",
+        cost=common_pb2.Cost(
+            tokens_in=tokens, tokens_out=tokens // 5, usd=round(tokens * 6e-6, 6), tool_ms=1000
+        ),
+        created_unix_nano=created,
+        updated_unix_nano=ended or created + int(run_s * 5e8),
+        ended_unix_nano=ended,
+        current_node=f"n{i % 31}",
+        result_summary="finished; 3 artifacts" if state == "COMPLETED" else "",
+        degrade_count=1 if rng.random() < 0.05 else 0,
+        pause_count=1 if state == "PAUSED" else 0,
+    )
+
+
+def insert_tasks(db_url: str, n: int, seed: int = 7) -> float:
+    """Writes ``n`` tasks as PutSummary would (index row, summary, statistics); no store runs."""
+    rng = random.Random(seed)
+    ingestor = Ingestor(IngestLimits())
+    store_set = {"task_no", "last_seq", "version", "duration_ms"}
+    columns = [c.name for c in schema.tasks.c if c.name not in store_set]
+    tasks, docs = [], []
+    stats: dict[tuple[object, ...], list[object]] = {}
+    for i in range(n):
+        index, document = convert.summary_from_pb(make_summary(i, rng))
+        tasks.append(
+            {c: getattr(index, c) for c in columns}
+            | {"duration_ms": index.duration_ms, "last_seq": 0, "version": 1}
+        )
+        raw = ingestor.summary_document(document)
+        docs.append({"task_id": index.task_id, "version": 1, "document": raw})
+        key = (
+            index.created_ns // NS_PER_DAY,
+            index.tenant,
+            index.owner,
+            index.plan_id,
+            index.mode,
+            index.state,
+        )
+        agg = stats.setdefault(key, [0, 0.0, 0, 0, 0, 0, Counter()])
+        agg[0] += 1  # type: ignore[operator]
+        agg[1] += index.cost_usd  # type: ignore[operator]
+        agg[2] += index.tokens  # type: ignore[operator]
+        agg[3] += index.degrade_count > 0  # type: ignore[operator]
+        agg[4] += index.pause_count > 0  # type: ignore[operator]
+        if index.ended_ns:
+            agg[5] += 1  # type: ignore[operator]
+            agg[6][duration_bucket(index.duration_ms)] += 1  # type: ignore[index]
+    stat_rows = [
+        dict(zip(("day", "tenant", "owner", "plan_id", "mode", "state"), key, strict=True))
+        | {
+            "task_count": a[0],
+            "cost_usd": a[1],
+            "tokens": a[2],
+            "degraded": a[3],
+            "paused": a[4],
+            "ended": a[5],
+            "duration_hist": _hist_json(a[6]),  # type: ignore[arg-type]
+        }
+        for key, a in stats.items()
+    ]
+    engine = create_db_engine(db_url, pool_size=1)
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(schema.tasks), tasks)
+            conn.execute(insert(schema.summaries), docs)
+            conn.execute(insert(schema.stats), stat_rows)
+    finally:
+        engine.dispose()
+    return sum(t["cost_usd"] for t in tasks)
+
+
+def _hist_json(hist: Counter[int]) -> str:
+    return json.dumps({str(k): v for k, v in sorted(hist.items()) if v})
+
+
+# ---------------------------------------------------------------- measuring
+
+
+async def timed(call: Awaitable[object]) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    result = await call
+    return (time.perf_counter() - t0) * 1000, result
+
+
+async def measure_pages(
+    client: TraceStoreClient, task_id: str, depths: dict[str, tuple[str, int]], rounds: int
+) -> dict[str, list[float]]:
+    """ListEvents pages of PAGE events at each depth, interleaved round by round."""
+    for name, (cursor, after) in depths.items():
+        page = await client.list_events(task_id, cursor, limit=PAGE)
+        seqs = [e.seq for e in page.events]
+        if seqs != list(range(after + 1, after + PAGE + 1)):
+            raise AssertionError(
+                f"page {name} holds seqs {seqs[:1]}..{seqs[-1:]}, not after {after}"
+            )
+    lat: dict[str, list[float]] = {name: [] for name in depths}
+    for _ in range(rounds):
+        for name, (cursor, _after) in depths.items():
+            ms, _ = await timed(client.list_events(task_id, cursor, limit=PAGE))
+            lat[name].append(ms)
+    return lat
+
+
+async def measure_summaries(
+    client: TraceStoreClient, task_ids: list[str], calls: int, rng: random.Random
+) -> tuple[list[float], list[float]]:
+    """GetSummary on random tasks of the set: (first read of each task, later reads)."""
+    seen: set[str] = set()
+    first, again = [], []
+    for _ in range(calls):
+        task_id = rng.choice(task_ids)
+        ms, summary = await timed(client.get_summary(task_id))
+        if summary.task_id != task_id:  # type: ignore[attr-defined]
+            raise AssertionError(f"GetSummary({task_id}) answered {summary.task_id}")  # type: ignore[attr-defined]
+        (again if task_id in seen else first).append(ms)
+        seen.add(task_id)
+    return first, again
+
+
+@dataclass
+class Query:
+    name: str
+    make: Callable[[random.Random], tuple[pb.TaskFilter, int, bool]]
+    page1: list[float] = field(default_factory=list)
+    page2: list[float] = field(default_factory=list)
+
+
+def _created(start_day: float, days: float) -> common_pb2.TimeRange:
+    start = T0_NS + int(start_day * NS_PER_DAY)
+    return common_pb2.TimeRange(start_unix_nano=start, end_unix_nano=start + int(days * NS_PER_DAY))
+
+
+def make_queries() -> list[Query]:
+    return [
+        Query("owner, newest", lambda r: (pb.TaskFilter(owners=[r.choice(OWNERS)]), 1, False)),
+        Query(
+            "state, newest",
+            lambda r: (pb.TaskFilter(states=[r.choice(["FAILED", "RUNNING", "PAUSED"])]), 1, False),
+        ),
+        Query(
+            "mode + cost range, costliest",
+            lambda r: (
+                pb.TaskFilter(modes=[r.choice(MODES)], min_cost_usd=0.02, max_cost_usd=0.2),
+                pb.TASK_SORT_COST,
+                False,
+            ),
+        ),
+        Query(
+            "one day, oldest",
+            lambda r: (pb.TaskFilter(created=_created(r.uniform(0, SPAN_DAYS - 1), 1)), 1, True),
+        ),
+        Query("all, costliest", lambda r: (pb.TaskFilter(), pb.TASK_SORT_COST, False)),
+        Query(
+            "ended, longest",
+            lambda r: (pb.TaskFilter(states=["COMPLETED", "FAILED"]), pb.TASK_SORT_DURATION, False),
+        ),
+        Query(
+            "owner + state, updated",
+            lambda r: (
+                pb.TaskFilter(owners=[r.choice(OWNERS)], states=["COMPLETED"]),
+                pb.TASK_SORT_UPDATED,
+                False,
+            ),
+        ),
+        Query(
+            "tenant + failure + week",
+            lambda r: (
+                pb.TaskFilter(
+                    tenants=[r.choice(TENANTS)],
+                    failure_types=[r.choice(FAILURES)],
+                    created=_created(r.uniform(0, SPAN_DAYS - 7), 7),
+                ),
+                1,
+                False,
+            ),
+        ),
+        Query(
+            "plan + mode, cheapest",
+            lambda r: (
+                pb.TaskFilter(plan_ids=[r.choice(PLANS)], modes=[r.choice(MODES)]),
+                pb.TASK_SORT_COST,
+                True,
+            ),
+        ),
+    ]
+
+
+async def measure_queries(
+    client: TraceStoreClient, queries: list[Query], calls: int, rng: random.Random
+) -> None:
+    """QueryTasks, limit 50: first pages, and on every other round page 2 through the cursor."""
+    for q in queries:  # one unmeasured round, which also checks that every query finds rows
+        flt, sort, ascending = q.make(rng)
+        if not (await client.query_tasks(flt, sort=sort, ascending=ascending)).tasks:
+            raise AssertionError(f"query {q.name!r} found nothing")
+    n, round_no = 0, 0
+    while n < calls:
+        for q in queries:
+            flt, sort, ascending = q.make(rng)
+            ms, page1 = await timed(client.query_tasks(flt, sort=sort, ascending=ascending))
+            q.page1.append(ms)
+            n += 1
+            cursor = page1.next_cursor  # type: ignore[attr-defined]
+            if cursor and round_no % 2 == 0:
+                ms, page2 = await timed(
+                    client.query_tasks(flt, sort=sort, ascending=ascending, cursor=cursor)
+                )
+                q.page2.append(ms)
+                n += 1
+                ids = {t.task_id for t in page1.tasks}  # type: ignore[attr-defined]
+                if any(t.task_id in ids for t in page2.tasks):  # type: ignore[attr-defined]
+                    raise AssertionError(f"query {q.name!r}: page 2 repeats rows of page 1")
+        round_no += 1
+
+
+# ---------------------------------------------------------------- the run
+
+
+async def populate(target: str, task_id: str, events: int) -> tuple[dict[int, str], float]:
+    async with TraceStoreClient(target, timeout_s=120) as client:
+        await client.put_summary(
+            pb.TraceSummary(task_id=task_id, owner="b2-loader", state="RUNNING")
+        )
+        t0 = time.perf_counter()
+        cursors = await load_events(client, task_id, events)
+        return cursors, events / (time.perf_counter() - t0)
+
+
+async def measure(
+    target: str, task_id: str, cursors: dict[int, str], events: int, tasks: int, cost: float
+) -> dict[str, object]:
+    rng = random.Random(11)
+    async with TraceStoreClient(target) as client:
+        big = await client.get_summary(task_id)
+        stats = await client.get_stats()
+        if big.last_seq != events or stats.task_count != tasks + 1:
+            raise AssertionError(
+                f"the store holds {big.last_seq} events and {stats.task_count} tasks, "
+                f"not {events} and {tasks + 1}"
+            )
+        if abs(stats.cost_usd_sum - cost) > 1e-6 * max(1.0, cost):
+            raise AssertionError(f"GetStats cost {stats.cost_usd_sum} != {cost} written")
+        depths = {
+            "first": ("", 0),
+            "middle": (cursors[events // 2], events // 2),
+            "end": (cursors[events - PAGE], events - PAGE),
+        }
+        pages = await measure_pages(client, task_id, depths, 100 if QUICK else 200)
+        sample = [f"task-{i:07d}" for i in rng.sample(range(tasks), SUMMARY_TASKS)]
+        first, again = await measure_summaries(client, sample, SUMMARY_CALLS, rng)
+        queries = make_queries()
+        await measure_queries(client, queries, 300 if QUICK else 450, rng)
+    return {"pages": pages, "first": first, "again": again, "queries": queries}
+
+
+def main() -> None:
+    events = 100_000 if QUICK else 1_000_000
+    tasks = 10_000 if QUICK else 100_000
+    task_id = "b2-events"
+    with tempfile.TemporaryDirectory(prefix="agentledger-b2-", dir=BENCH_DIR) as tmp:
+        db_url = f"sqlite:///{Path(tmp) / 'trace_store.db'}"
+        with trace_store(db_url) as store:
+            cursors, load_rate = asyncio.run(populate(store.target, task_id, events))
+        t0 = time.perf_counter()
+        cost = insert_tasks(db_url, tasks)
+        insert_s = time.perf_counter() - t0
+        with trace_store(db_url) as store:
+            m = asyncio.run(measure(store.target, task_id, cursors, events, tasks, cost))
+    pages: dict[str, list[float]] = m["pages"]  # type: ignore[assignment]
+    first: list[float] = m["first"]  # type: ignore[assignment]
+    again: list[float] = m["again"]  # type: ignore[assignment]
+    kinds: list[Query] = m["queries"]  # type: ignore[assignment]
+    queries = [ms for q in kinds for ms in q.page1 + q.page2]
+    summaries = first + again
+    p50 = {name: round(median(lat), 3) for name, lat in pages.items()}
+    figures: dict[str, object] = {
+        "events": events,
+        "tasks": tasks,
+        **{f"page_p50_ms_{name}": v for name, v in p50.items()},
+        **{f"page_p99_ms_{name}": round(pct(lat, 0.99), 3) for name, lat in pages.items()},
+        "deep_to_first_ratio": round(max(p50["middle"], p50["end"]) / p50["first"], 3),
+        "get_summary_p50_ms": round(median(summaries), 3),
+        "get_summary_p95_ms": round(pct(summaries, 0.95), 3),
+        "get_summary_first_read_p95_ms": round(pct(first, 0.95), 3),
+        "query_tasks_p50_ms": round(median(queries), 3),
+        "query_tasks_p95_ms": round(pct(queries, 0.95), 3),
+        "query_tasks_calls": len(queries),
+        "load_events_per_s": round(load_rate),
+    }
+    page_ok = max(p50.values()) <= 5.0 and figures["deep_to_first_ratio"] <= 1.5  # type: ignore[operator]
+    summary_ok = figures["get_summary_p95_ms"] <= 2.0  # type: ignore[operator]
+    query_ok = figures["query_tasks_p95_ms"] <= 20.0  # type: ignore[operator]
+    scale = " (QUICK: scaled down)" if QUICK else ""
+    table(
+        f"B2 ListEvents, pages of {PAGE} in a {events:,}-event task{scale}, ms over gRPC "
+        f"(loaded through gRPC at {load_rate:,.0f} events/s)",
+        ["depth", "after seq", "calls", "p50", "p99", "floor"],
+        [
+            [name, after, len(pages[name]), p50[name], pct(pages[name], 0.99), "p50 <= 5 ms"]
+            for name, after in (("first", 0), ("middle", events // 2), ("end", events - PAGE))
+        ]
+        + [["deepest / first", "", "", figures["deep_to_first_ratio"], "", "<= 1.5"]],
+    )
+    table(
+        f"B2 GetSummary on {SUMMARY_TASKS} of {tasks:,} tasks, {SUMMARY_CALLS:,} calls, ms "
+        "(the first read of a task comes from the database, later ones from the cache)",
+        ["calls", "count", "p50", "p95", "p99", "floor"],
+        [
+            [
+                "all",
+                len(summaries),
+                median(summaries),
+                pct(summaries, 0.95),
+                pct(summaries, 0.99),
+                "p95 <= 2 ms",
+            ],
+            ["first read", len(first), median(first), pct(first, 0.95), pct(first, 0.99), ""],
+            ["cached", len(again), median(again), pct(again, 0.95), pct(again, 0.99), ""],
+        ],
+    )
+    table(
+        f"B2 QueryTasks over {tasks:,} tasks{scale}, limit 50, ms "
+        f"(index rows written straight into SQLite in {insert_s:.1f} s, checked with GetStats)",
+        ["query", "page 1 calls", "p50", "p95", "page 2 calls", "p50", "p95"],
+        [
+            [
+                q.name,
+                len(q.page1),
+                median(q.page1),
+                pct(q.page1, 0.95),
+                len(q.page2),
+                median(q.page2),
+                pct(q.page2, 0.95),
+            ]
+            for q in kinds
+        ]
+        + [
+            [
+                "all (floor p95 <= 20 ms)",
+                len(queries),
+                median(queries),
+                pct(queries, 0.95),
+                "",
+                "",
+                "",
+            ]
+        ],
+    )
+    emit("B2", bool(page_ok and summary_ok and query_ok), **figures)
+
+
+if __name__ == "__main__":
+    main()

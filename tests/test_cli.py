@@ -1,0 +1,104 @@
+"""The `agentledger` command: `up` runs the mesh and stops it cleanly; `trace` talks to it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from agentledger.cli import main
+from bench.common import free_port
+from tests.conftest import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.mesh
+
+
+def test_up_starts_every_service_and_stops_them_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "AGENTLEDGER_TRACE_STORE_LISTEN": f"127.0.0.1:{port}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentledger.cli", "up", "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the banner comes once every service answers SERVING
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        assert any(f"grpc://127.0.0.1:{port}" in line for line in lines), "".join(lines)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=5
+            )
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, "".join(lines) + rest
+    assert "stopped" in rest
+    assert (tmp_path / "data" / "trace_store.db").exists()
+
+
+def test_up_reports_a_service_that_cannot_start(tmp_path: Path) -> None:
+    env = {**os.environ, "AGENTLEDGER_TRACE_STORE_MAX_BLOB_BYTES": "not-a-number"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentledger.cli",
+            "up",
+            "--data-dir",
+            str(tmp_path),
+            "--timeout",
+            "30",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "trace_store did not start" in result.stderr
+    assert (
+        "AGENTLEDGER_TRACE_STORE_MAX_BLOB_BYTES='not-a-number' is not an integer" in result.stdout
+    )
+
+
+async def test_trace_commands_record_and_read_a_task(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    target = ["trace", "--target", store.target]
+    loop = asyncio.get_running_loop()
+
+    async def cli(*args: str) -> int:
+        return await loop.run_in_executor(None, main, [*target, *args])
+
+    assert await cli("put-task", "demo", "--owner", "me") == 0
+    assert await cli("append", "demo", "node.completed", '{"node": "n1"}', "--phase", "build") == 0
+    assert await cli("put-task", "demo", "--owner", "me", "--state", "COMPLETED") == 0
+    assert await cli("follow", "demo") == 0
+    out = capsys.readouterr().out
+    assert "node.completed" in out and "ended: COMPLETED" in out
+    assert await cli("append", "demo", "x", "[1]") == 2
+    assert "must be a JSON object" in capsys.readouterr().err
+    assert await cli("events", "nope") == 2
+    assert "not found: task 'nope'" in capsys.readouterr().err
