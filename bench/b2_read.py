@@ -22,16 +22,27 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import insert
 
 from agentledger.common.v1 import common_pb2
 from agentledger.core.db import create_db_engine
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
-from bench.common import BENCH_DIR, QUICK, emit, median, payload, pct, table, trace_store
+from bench.common import (
+    BENCH_DIR,
+    QUICK,
+    StoreProcess,
+    emit,
+    median,
+    payload,
+    pct,
+    table,
+    trace_store,
+)
 from services.trace_store import convert
 from services.trace_store.client import TraceStoreClient
 from services.trace_store.domain import schema
@@ -51,6 +62,7 @@ PLANS = [f"plan-{i:02d}" for i in range(20)]
 STATES = ["COMPLETED", "FAILED", "RUNNING", "CANCELLED", "PAUSED"]
 STATE_WEIGHTS = [70, 10, 10, 5, 5]
 FAILURES = ["data_issue", "execution_issue", "cost_issue", "spec_issue", "tool_issue"]
+T = TypeVar("T")
 EVENT_TYPES = ["node.started", "node.completed", "tool.called", "governance.decision"]
 
 
@@ -338,6 +350,17 @@ async def measure_queries(
 # ---------------------------------------------------------------- the run
 
 
+def run_against(store: StoreProcess, work: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run(work), saying so when the store process died under it."""
+    try:
+        return asyncio.run(work)
+    except Exception as exc:
+        code = store.proc.poll()
+        if code is not None:
+            raise RuntimeError(f"the trace_store process {store.proc.pid} exited ({code})") from exc
+        raise
+
+
 async def populate(target: str, task_id: str, events: int) -> tuple[dict[int, str], float]:
     async with TraceStoreClient(target, timeout_s=120) as client:
         await client.put_summary(
@@ -382,12 +405,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="agentledger-b2-", dir=BENCH_DIR) as tmp:
         db_url = f"sqlite:///{Path(tmp) / 'trace_store.db'}"
         with trace_store(db_url) as store:
-            cursors, load_rate = asyncio.run(populate(store.target, task_id, events))
+            cursors, load_rate = run_against(store, populate(store.target, task_id, events))
         t0 = time.perf_counter()
         cost = insert_tasks(db_url, tasks)
         insert_s = time.perf_counter() - t0
         with trace_store(db_url) as store:
-            m = asyncio.run(measure(store.target, task_id, cursors, events, tasks, cost))
+            m = run_against(store, measure(store.target, task_id, cursors, events, tasks, cost))
     pages: dict[str, list[float]] = m["pages"]  # type: ignore[assignment]
     first: list[float] = m["first"]  # type: ignore[assignment]
     again: list[float] = m["again"]  # type: ignore[assignment]

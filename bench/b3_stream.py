@@ -32,7 +32,7 @@ import orjson
 import psutil
 
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
-from bench.b2_read import load_events
+from bench.b2_read import load_events, run_against
 from bench.common import BENCH_DIR, QUICK, emit, median, pct, table, trace_store
 from services.trace_store.client import TraceStoreClient
 
@@ -344,9 +344,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="agentledger-b3-", dir=BENCH_DIR) as tmp:
         db_url = f"sqlite:///{Path(tmp) / 'trace_store.db'}"
         with trace_store(db_url) as store:
-            load_rate = asyncio.run(load(store.target, replay_task, events))
+            load_rate = run_against(store, load(store.target, replay_task, events))
         with trace_store(db_url) as store:  # a fresh process: its RSS is that of an idle store
-            r, lv, rs = asyncio.run(measure(store.target, store.proc.pid, replay_task, events))
+            r, lv, rs = run_against(
+                store, measure(store.target, store.proc.pid, replay_task, events)
+            )
     lat = [ms for f in lv.followers for ms in f.latencies_ms]
     figures: dict[str, object] = {
         "replay_events": r.events,
@@ -354,6 +356,7 @@ def main() -> None:
         "replay_rss_before_mb": round(r.rss_before / MB, 1),
         "replay_rss_peak_mb": round(r.rss_peak / MB, 1),
         "replay_rss_growth_mb": round((r.rss_peak - r.rss_before) / MB, 1),
+        "replay_store_cpu_s": round(r.server_cpu_s, 2),
         "followers": FOLLOWERS,
         "live_events": lv.events,
         "live_events_per_s": round(lv.events / lv.seconds),
@@ -379,6 +382,8 @@ def main() -> None:
         [
             "events/s",
             "seconds",
+            "store CPU s",
+            "client CPU s",
             "RSS before MB",
             "RSS peak MB",
             "RSS after MB",
@@ -389,6 +394,8 @@ def main() -> None:
             [
                 figures["replay_events_per_s"],
                 r.seconds,
+                r.server_cpu_s,
+                r.client_cpu_s,
                 r.rss_before / MB,
                 r.rss_peak / MB,
                 r.rss_after / MB,

@@ -108,3 +108,9 @@ async def store(database: Database, tmp_path: Path) -> AsyncIterator[Store]:
         yield s
     finally:
         await stop_store(s, built)
+
+
+def pytest_report_header() -> str:
+    if PG_URL:
+        return "databases: SQLite and PostgreSQL (AGENTLEDGER_TEST_PG_URL)"
+    return "databases: SQLite only (set AGENTLEDGER_TEST_PG_URL to add PostgreSQL)"

@@ -8,6 +8,7 @@ retried batch; only then does the slow path look up which events are already sto
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ _COLUMNS = (
     "task_no, seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids"
 )
 _SELECT = "SELECT seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids FROM ts_events"
+_CLAIM = "UPDATE ts_tasks SET last_seq = last_seq + ? WHERE task_id = ? RETURNING task_no, last_seq"
 # The batch arrives as one JSON array of PreparedEvent arrays; ``key`` is the position in it.
 _SQLITE_INSERT_JSON = (
     f"INSERT INTO ts_events ({_COLUMNS}) SELECT ?, ? + key, value->>0, value->>1, value->>2, "
@@ -83,7 +85,7 @@ class EventLog:
         """The database half of an append, for a batch that ``prepare`` returned."""
         try:
             return self._append(task_id, batch, known={})
-        except (IntegrityError, psycopg.errors.UniqueViolation):
+        except (IntegrityError, sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
             pass  # a retried batch: some event ids are stored already
         known = self._stored_ids(task_id, [p[0] for p in batch.events])
         return self._append(task_id, batch, known)
@@ -99,28 +101,16 @@ class EventLog:
                     f"event_id {p[0]!r} is already stored with type {known[p[0]][1]!r}, "
                     f"not {p[1]!r}; event ids must be unique within a task"
                 )
-        opts = {"sqlite_immediate": True} if self._sqlite else {}
-        with self._engine.connect().execution_options(**opts) as conn, conn.begin():
-            row = conn.exec_driver_sql(
-                _sql(
-                    self._sqlite,
-                    "UPDATE ts_tasks SET last_seq = last_seq + ? WHERE task_id = ? RETURNING task_no, last_seq",
-                ),
-                (len(fresh), task_id),
-            ).first()
-            if row is None:
-                raise unknown_task(task_id)
-            task_no, last_seq = int(row[0]), int(row[1])
-            first = last_seq - len(fresh) + 1
-            if fresh:
-                if self._sqlite:
-                    doc = batch.sqlite_doc if fresh is prepared else orjson.dumps(fresh)
-                    # One statement for the whole batch: SQLite unpacks it without holding the GIL.
-                    conn.exec_driver_sql(_SQLITE_INSERT_JSON, (task_no, first, doc))
-                else:
-                    self._copy(conn, task_no, first, fresh)
-                if self._on_append is not None:
-                    self._on_append(conn, task_id, last_seq)
+        if self._sqlite:
+            task_no, last_seq = self._write_sqlite(task_id, batch, fresh)
+        else:
+            with self._engine.begin() as conn:
+                task_no, last_seq = self._claim(conn, task_id, len(fresh))
+                if fresh:
+                    self._copy(conn, task_no, last_seq - len(fresh) + 1, fresh)
+                    if self._on_append is not None:
+                        self._on_append(conn, task_id, last_seq)
+        first = last_seq - len(fresh) + 1
         if known:
             new_seq = {p[0]: first + i for i, p in enumerate(fresh)}
             seqs = [known[p[0]][0] if p[0] in known else new_seq[p[0]] for p in prepared]
@@ -133,6 +123,38 @@ class EventLog:
             first_seq=first,
             fresh=fresh,
         )
+
+    def _claim(self, conn: Connection, task_id: str, count: int) -> tuple[int, int]:
+        """Reserves ``count`` sequence numbers under the task row's lock: (task_no, last_seq)."""
+        row = conn.exec_driver_sql(_sql(self._sqlite, _CLAIM), (count, task_id)).first()
+        if row is None:
+            raise unknown_task(task_id)
+        return int(row[0]), int(row[1])
+
+    def _write_sqlite(
+        self, task_id: str, batch: PreparedBatch, fresh: list[PreparedEvent]
+    ) -> tuple[int, int]:
+        """The append transaction straight on the driver: the writer thread is the hot path,
+        and every statement through SQLAlchemy would cost it GIL time the event loop needs."""
+        with self._engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                row = raw.execute(_CLAIM, (len(fresh), task_id)).fetchone()
+                if row is None:
+                    raise unknown_task(task_id)
+                task_no, last_seq = int(row[0]), int(row[1])
+                if fresh:
+                    doc = batch.sqlite_doc if fresh is batch.events else orjson.dumps(fresh)
+                    # One statement for the whole batch: SQLite unpacks it without the GIL.
+                    raw.execute(_SQLITE_INSERT_JSON, (task_no, last_seq - len(fresh) + 1, doc))
+                raw.execute("COMMIT")
+            except BaseException:
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+                raise
+        return task_no, last_seq
 
     def _copy(self, conn: Connection, task_no: int, first: int, fresh: list[PreparedEvent]) -> None:
         dbapi = conn.connection.driver_connection

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from agentledger.core.clock import Clock
 from agentledger.core.db import is_sqlite
@@ -96,6 +97,16 @@ class SummaryStore:
 
     def put(self, index: TaskIndex, document: dict[str, Any], expected_version: int = 0) -> Summary:
         """Creates or replaces the summary; the index row and statistics follow in one commit."""
+        try:
+            return self._put(index, document, expected_version)
+        except IntegrityError:
+            # Two replicas created the same task at once; the other one won.
+            raise Conflict(
+                f"summary of task {index.task_id!r} was created concurrently by another writer; "
+                "read it and retry"
+            ) from None
+
+    def _put(self, index: TaskIndex, document: dict[str, Any], expected_version: int) -> Summary:
         _validate(index)
         raw = self._ingestor.summary_document(document)
         now = self._clock.now_ns()
