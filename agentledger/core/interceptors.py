@@ -11,6 +11,7 @@ full with a reference and reaches the caller only as INTERNAL with that referenc
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -55,39 +56,60 @@ class ObservedCall(AsyncServerInterceptor):
     async def _stream(
         self, stream: AsyncIterator[Any], request: Any, context: aio.ServicerContext, name: str
     ) -> AsyncIterator[Any]:
-        with self._observe(request, context, name):
-            try:
-                async for item in stream:
-                    yield item
-            except Exception as exc:
-                await self._abort(exc, context, name)
+        # A cancelled stream is closed later by asyncio from another task, where context
+        # variables set here cannot be reset: so the span is not made current, and the log
+        # context is set around each step of the stream instead of across its yields.
+        carrier = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        span = self._tracer.start_span(
+            name, context=propagate.extract(carrier), kind=trace.SpanKind.SERVER
+        )
+        fields = {"rpc": name, "task_id": _task_id(request)}
+        started, outcome = time.perf_counter(), "OK"
+        iterator = aiter(stream)
+        try:
+            while True:
+                with log_context(**fields):
+                    try:
+                        item = await anext(iterator)
+                    except StopAsyncIteration:
+                        break
+                    except Exception as exc:
+                        outcome = _outcome_of(exc, context)
+                        await self._abort(exc, context, name)
+                yield item
+        except BaseException as exc:
+            if outcome == "OK":
+                outcome = _outcome_of(exc, context)
+            raise
+        finally:
+            span.end()
+            self._done(name, started, outcome, fields)
 
     @contextlib.contextmanager
     def _observe(self, request: Any, context: aio.ServicerContext, name: str) -> Iterator[None]:
         carrier = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         started, outcome = time.perf_counter(), "OK"
-        task_id = getattr(request, "task_id", "") if hasattr(request, "DESCRIPTOR") else ""
+        fields = {"rpc": name, "task_id": _task_id(request)}
         with (
             self._tracer.start_as_current_span(
                 name, context=propagate.extract(carrier), kind=trace.SpanKind.SERVER
             ),
-            log_context(rpc=name, task_id=task_id),
+            log_context(**fields),
         ):
             try:
                 yield
-            except aio.AbortError:
-                outcome = _outcome(context)
-                raise
             except BaseException as exc:
-                outcome = type(exc).__name__
+                outcome = _outcome_of(exc, context)
                 raise
             finally:
-                ms = (time.perf_counter() - started) * 1000
-                level = logging.INFO if ms >= self._slow_ms or outcome != "OK" else logging.DEBUG
-                if log.isEnabledFor(level):
-                    log.log(
-                        level, "rpc %s %s in %.1f ms", name, outcome, ms, extra={"duration_ms": ms}
-                    )
+                self._done(name, started, outcome, fields)
+
+    def _done(self, name: str, started: float, outcome: str, fields: dict[str, str]) -> None:
+        ms = (time.perf_counter() - started) * 1000
+        level = logging.INFO if ms >= self._slow_ms or outcome != "OK" else logging.DEBUG
+        if log.isEnabledFor(level):
+            with log_context(**fields):
+                log.log(level, "rpc %s %s in %.1f ms", name, outcome, ms, extra={"duration_ms": ms})
 
     async def _abort(self, exc: Exception, context: aio.ServicerContext, name: str) -> None:
         if isinstance(exc, aio.AbortError):
@@ -103,9 +125,19 @@ class ObservedCall(AsyncServerInterceptor):
         )
 
 
-def _outcome(context: aio.ServicerContext) -> str:
-    code = context.code()
-    return code.name if isinstance(code, grpc.StatusCode) else "ABORTED"
+def _task_id(request: Any) -> str:
+    return str(getattr(request, "task_id", "")) if hasattr(request, "DESCRIPTOR") else ""
+
+
+def _outcome_of(exc: BaseException, context: aio.ServicerContext) -> str:
+    if isinstance(exc, AgentLedgerError):
+        return exc.code.value
+    if isinstance(exc, aio.AbortError):
+        code = context.code()
+        return code.name if isinstance(code, grpc.StatusCode) else "ABORTED"
+    if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+        return "CANCELLED"
+    return type(exc).__name__
 
 
 def default_chain(extra: Sequence[aio.ServerInterceptor] = ()) -> list[aio.ServerInterceptor]:

@@ -29,6 +29,7 @@ class TraceStoreSettings:
     cache_size: int
     notify_channel: str
     readers: int
+    analyze_s: float
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TraceStoreSettings:
@@ -66,4 +67,5 @@ class TraceStoreSettings:
                 "AGENTLEDGER_TRACE_STORE_NOTIFY_CHANNEL", "agentledger_trace_store"
             ),
             readers=env.integer("AGENTLEDGER_TRACE_STORE_READERS", 4, minimum=1),
+            analyze_s=env.number("AGENTLEDGER_TRACE_STORE_ANALYZE_SECONDS", 600.0, minimum=1.0),
         )

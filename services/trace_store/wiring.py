@@ -21,6 +21,7 @@ from services.trace_store.domain.blobs import (
 from services.trace_store.domain.events import EventLog
 from services.trace_store.domain.follow import LiveFeed
 from services.trace_store.domain.ingest import IngestLimits, Ingestor, Redactor
+from services.trace_store.domain.maintenance import PlannerStatistics, analyze
 from services.trace_store.domain.query import TaskQuery
 from services.trace_store.domain.service import TraceStoreService
 from services.trace_store.domain.summaries import SummaryCache, SummaryStore
@@ -34,9 +35,11 @@ class Built:
     service: TraceStoreService
     announcer: PgAnnouncer | None
     engine: Engine
+    statistics: PlannerStatistics
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
+        await self.statistics.stop()
         if self.announcer is not None:
             await loop.run_in_executor(None, self.announcer.stop)
         await self.service.close()
@@ -52,6 +55,7 @@ def build(
         settings.db_url, pool_size=settings.readers + 2, schema=settings.db_schema or None
     )
     migrate(engine, "trace_store", MIGRATIONS)
+    analyze(engine)
     sqlite = is_sqlite(engine)
     announcer = None if sqlite else PgAnnouncer(settings.db_url, settings.notify_channel)
     ingestor = Ingestor(
@@ -65,6 +69,8 @@ def build(
         if settings.blob_backend == "folder"
         else DatabaseBlobBackend(engine)
     )
+    # SQLite has one writer at a time: one writer thread queues writes without lock waits.
+    offload = Offloader(readers=settings.readers, writers=1 if sqlite else 4, name="trace-store")
     service = TraceStoreService(
         events=EventLog(
             engine, ingestor, clock, on_append=announcer.on_append if announcer else None
@@ -79,10 +85,12 @@ def build(
         query=TaskQuery(engine),
         blobs=BlobStore(engine, backend, clock, settings.max_blob_bytes),
         feed=LiveFeed(),
-        # SQLite has one writer at a time: one writer thread queues writes without lock waits.
-        offload=Offloader(readers=settings.readers, writers=1 if sqlite else 4, name="trace-store"),
+        offload=offload,
         heartbeat_s=settings.heartbeat_s,
     )
     if announcer is not None:
         announcer.start(asyncio.get_running_loop(), service.on_announcement)
-    return Built(service, announcer, engine)
+    statistics = PlannerStatistics(engine, offload, settings.analyze_s)
+    if sqlite:
+        statistics.start()
+    return Built(service, announcer, engine, statistics)
