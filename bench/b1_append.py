@@ -20,11 +20,11 @@ from sqlalchemy.engine import make_url
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
 from bench.common import BENCH_DIR, PG_URL, QUICK, emit, median, payload, pct, table, trace_store
 from services.trace_store.client import TraceStoreClient
+from services.trace_store.codec import ProtobufEventEncoder
 
 IN_FLIGHT = 4
-COLUMNS = (
-    "task_no, seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids"
-)
+ENCODER = ProtobufEventEncoder()
+COLUMNS = "task_no, seq, event_id, type, phase, node_id, severity, wire"
 
 
 def make_batches(total: int, batch: int, tasks: list[str]) -> list[tuple[str, list[pb.EventInput]]]:
@@ -68,10 +68,7 @@ def raw_rows(batches: list[tuple[str, list[pb.EventInput]]]) -> list[list[tuple[
                     e.phase,
                     e.node_id,
                     e.severity,
-                    e.actor,
-                    e.time_unix_nano,
-                    e.payload_json.decode(),
-                    "",
+                    ENCODER.encode(e, None, None, None),
                 )
             )
         out.append(rows)
@@ -104,11 +101,10 @@ def sqlite_raw_rate(rows: list[list[tuple[object, ...]]]) -> float:
         conn.execute(
             "CREATE TABLE ts_events (task_no BIGINT NOT NULL, seq BIGINT NOT NULL, event_id VARCHAR(128) NOT NULL,"
             " type VARCHAR(128) NOT NULL, phase VARCHAR(16) NOT NULL, node_id VARCHAR(256) NOT NULL,"
-            " severity SMALLINT NOT NULL, actor VARCHAR(256) NOT NULL, time_ns BIGINT NOT NULL, payload TEXT NOT NULL,"
-            " blob_ids TEXT NOT NULL, PRIMARY KEY (task_no, seq)) WITHOUT ROWID"
+            " severity SMALLINT NOT NULL, wire BLOB NOT NULL, PRIMARY KEY (task_no, seq)) WITHOUT ROWID"
         )
         conn.execute("CREATE UNIQUE INDEX ux_ts_events_event_id ON ts_events (task_no, event_id)")
-        sql = f"INSERT INTO ts_events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        sql = f"INSERT INTO ts_events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         started = time.perf_counter()
         for batch in rows:
             conn.execute("BEGIN")
@@ -128,8 +124,7 @@ def pg_copy_rate(url: str, rows: list[list[tuple[object, ...]]]) -> float:
             conn.execute(
                 f"CREATE TABLE {schema}.ts_events (task_no BIGINT, seq BIGINT, event_id VARCHAR(128) NOT NULL,"
                 " type VARCHAR(128) NOT NULL, phase VARCHAR(16) NOT NULL, node_id VARCHAR(256) NOT NULL,"
-                " severity SMALLINT NOT NULL, actor VARCHAR(256) NOT NULL, time_ns BIGINT NOT NULL,"
-                " payload TEXT NOT NULL, blob_ids TEXT NOT NULL, PRIMARY KEY (task_no, seq))"
+                " severity SMALLINT NOT NULL, wire BYTEA NOT NULL, PRIMARY KEY (task_no, seq))"
             )
             conn.execute(f"CREATE UNIQUE INDEX ON {schema}.ts_events (task_no, event_id)")
             started = time.perf_counter()

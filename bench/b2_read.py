@@ -45,6 +45,7 @@ from bench.common import (
 )
 from services.trace_store import convert
 from services.trace_store.client import TraceStoreClient
+from services.trace_store.codec import ProtobufEventEncoder
 from services.trace_store.domain import schema
 from services.trace_store.domain.ingest import IngestLimits, Ingestor
 from services.trace_store.domain.stats import NS_PER_DAY, duration_bucket
@@ -174,7 +175,7 @@ class _StatsRow:
 def insert_tasks(db_url: str, n: int, seed: int = 7) -> float:
     """Writes ``n`` tasks as PutSummary would (index row, summary, statistics); no store runs."""
     rng = random.Random(seed)
-    ingestor = Ingestor(IngestLimits())
+    ingestor = Ingestor(IngestLimits(), ProtobufEventEncoder())
     store_set = {"task_no", "last_seq", "version", "duration_ms"}
     columns = [c.name for c in schema.tasks.c if c.name not in store_set]
     tasks, docs = [], []

@@ -71,8 +71,13 @@ def trace_store(
             "AGENTLEDGER_LOG_LEVEL": "WARNING",
             **(extra_env or {}),
         }
+        schema = ""
         if db_url:
             env["AGENTLEDGER_TRACE_STORE_DB_URL"] = db_url
+            if db_url.startswith("postgres") and "AGENTLEDGER_TRACE_STORE_DB_SCHEMA" not in env:
+                schema = pg_schema(db_url, create=True)
+                env["AGENTLEDGER_TRACE_STORE_DB_SCHEMA"] = schema
+                env["AGENTLEDGER_TRACE_STORE_NOTIFY_CHANNEL"] = f"bench_{schema}"
         proc = subprocess.Popen([sys.executable, "-m", "services.trace_store"], env=env)
         try:
             wait_serving(f"127.0.0.1:{port}")
@@ -84,6 +89,22 @@ def trace_store(
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            if schema:
+                pg_schema(db_url, drop=schema)
+
+
+def pg_schema(url: str, *, create: bool = False, drop: str = "") -> str:
+    """Creates a fresh schema (each run starts empty) or drops one."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    name = drop or "bench_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {name} CASCADE" if drop else f"CREATE SCHEMA {name}")
+    return name
 
 
 def pct(values: Sequence[float], q: float) -> float:

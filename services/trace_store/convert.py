@@ -7,11 +7,9 @@ from typing import Any
 from google.protobuf import json_format
 
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
-from services.trace_store.domain.cursors import encode_event_cursor, task_tag
 from services.trace_store.domain.model import (
     EventFilter,
     Stats,
-    StoredEvent,
     Summary,
     TaskFilter,
     TaskIndex,
@@ -26,28 +24,6 @@ SORTS = {
     pb.TASK_SORT_COST: TaskSort.COST,
     pb.TASK_SORT_DURATION: TaskSort.DURATION,
 }
-
-
-def events_to_pb(task_id: str, events: list[StoredEvent]) -> list[pb.TraceEvent]:
-    tag = task_tag(task_id)
-    make = pb.TraceEvent
-    return [
-        make(
-            task_id=task_id,
-            seq=e[0],
-            event_id=e[1],
-            type=e[2],
-            phase=e[3],
-            node_id=e[4],
-            severity=e[5],  # type: ignore[arg-type]
-            actor=e[6],
-            time_unix_nano=e[7],
-            payload_json=e[8].encode(),
-            blob_ids=e[9].split(",") if e[9] else (),
-            cursor=encode_event_cursor(tag, e[0]),
-        )
-        for e in events
-    ]
 
 
 def event_filter(f: pb.EventFilter) -> EventFilter:

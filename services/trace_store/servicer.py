@@ -10,7 +10,7 @@ from grpc import aio
 from agentledger.core.errors import InvalidArgument
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
 from agentledger.trace_store.v1 import trace_store_pb2_grpc as pb_grpc
-from services.trace_store import convert
+from services.trace_store import codec, convert
 from services.trace_store.domain.cursors import event_cursor
 from services.trace_store.domain.follow import Batch, End, Heartbeat
 from services.trace_store.domain.service import TraceStoreService
@@ -26,6 +26,9 @@ class TraceStoreServicer(pb_grpc.TraceStoreServicer):  # type: ignore[misc]  # n
     async def AppendEvents(
         self, request: pb.AppendEventsRequest, context: aio.ServicerContext
     ) -> pb.AppendEventsResponse:
+        # Fields this build does not know would be stored as they are, unseen by validation and
+        # redaction (events are kept in their wire form): drop them first.
+        request.DiscardUnknownFields()
         result = await self._svc.append(request.task_id, request.events)
         return pb.AppendEventsResponse(
             seqs=result.seqs,
@@ -43,10 +46,11 @@ class TraceStoreServicer(pb_grpc.TraceStoreServicer):  # type: ignore[misc]  # n
             request.limit or DEFAULT_PAGE,
             convert.event_filter(request.filter),
         )
-        return pb.ListEventsResponse(
-            events=convert.events_to_pb(request.task_id, page.events),
-            next_cursor=event_cursor(request.task_id, page.scanned_to),
-            has_more=page.has_more,
+        return codec.list_events_response(
+            request.task_id,
+            page.events,
+            event_cursor(request.task_id, page.scanned_to),
+            page.has_more,
         )
 
     async def StreamEvents(
@@ -62,12 +66,7 @@ class TraceStoreServicer(pb_grpc.TraceStoreServicer):  # type: ignore[misc]  # n
         )
         async for item in items:
             if isinstance(item, Batch):
-                yield pb.StreamEventsResponse(
-                    batch=pb.EventBatch(
-                        events=convert.events_to_pb(task_id, item.events),
-                        cursor=event_cursor(task_id, item.position),
-                    )
-                )
+                yield codec.stream_batch(task_id, item.events, event_cursor(task_id, item.position))
             elif isinstance(item, Heartbeat):
                 yield pb.StreamEventsResponse(
                     heartbeat=pb.Heartbeat(

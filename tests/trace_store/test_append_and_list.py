@@ -194,3 +194,14 @@ async def test_event_time_defaults_to_the_store_clock(store: Store) -> None:
     events = (await store.client.list_events("t1")).events
     assert events[0].time_unix_nano == store.clock.now_ns()
     assert events[1].time_unix_nano == 123
+
+
+async def test_fields_unknown_to_the_store_are_not_stored(store: Store) -> None:
+    await new_task(store.client, "t1")
+    # Field 31 does not exist in EventInput: a newer client, or a forged message.
+    raw = ev("a").SerializeToString() + b"\xfa\x01\x06secret"
+    request = pb.AppendEventsRequest(task_id="t1", events=[pb.EventInput.FromString(raw)])
+    stub = TraceStoreStub(open_channel(store.target))
+    await stub.AppendEvents(request)
+    event = (await store.client.list_events("t1")).events[0]
+    assert b"secret" not in event.SerializeToString()

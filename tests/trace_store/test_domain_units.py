@@ -18,7 +18,7 @@ from services.trace_store.domain.cursors import (
     event_cursor,
 )
 from services.trace_store.domain.follow import LiveFeed
-from services.trace_store.domain.model import StoredEvent, Summary, TaskIndex
+from services.trace_store.domain.model import LiveEvent, Summary, TaskIndex
 from services.trace_store.domain.stats import duration_bucket, percentile
 from services.trace_store.domain.summaries import SummaryCache
 
@@ -78,8 +78,8 @@ def test_histogram_percentile_is_within_five_percent_of_exact(
         assert abs(estimate - exact) <= 0.05 * exact + 0.5
 
 
-def _event(seq: int) -> StoredEvent:
-    return StoredEvent(seq, f"e{seq}", "t", "", "", 2, "", 0, "{}", "")
+def _event(seq: int) -> LiveEvent:
+    return LiveEvent(seq, b"", "t", "", "", 2)
 
 
 async def test_feed_serves_contiguous_events_from_memory_and_detects_gaps() -> None:

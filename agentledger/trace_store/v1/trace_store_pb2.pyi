@@ -44,9 +44,7 @@ class EventInput(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., phase: _Optional[str] = ..., node_id: _Optional[str] = ..., severity: _Optional[_Union[_common_pb2.Severity, str]] = ..., actor: _Optional[str] = ..., time_unix_nano: _Optional[int] = ..., payload_json: _Optional[bytes] = ..., blob_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TraceEvent(_message.Message):
-    __slots__ = ("task_id", "seq", "event_id", "type", "phase", "node_id", "severity", "actor", "time_unix_nano", "payload_json", "blob_ids", "cursor")
-    TASK_ID_FIELD_NUMBER: _ClassVar[int]
-    SEQ_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("event_id", "type", "phase", "node_id", "severity", "actor", "time_unix_nano", "payload_json", "blob_ids", "task_id", "seq", "cursor")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     PHASE_FIELD_NUMBER: _ClassVar[int]
@@ -56,9 +54,9 @@ class TraceEvent(_message.Message):
     TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
     BLOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
-    task_id: str
-    seq: int
     event_id: str
     type: str
     phase: str
@@ -68,8 +66,10 @@ class TraceEvent(_message.Message):
     time_unix_nano: int
     payload_json: bytes
     blob_ids: _containers.RepeatedScalarFieldContainer[str]
+    task_id: str
+    seq: int
     cursor: str
-    def __init__(self, task_id: _Optional[str] = ..., seq: _Optional[int] = ..., event_id: _Optional[str] = ..., type: _Optional[str] = ..., phase: _Optional[str] = ..., node_id: _Optional[str] = ..., severity: _Optional[_Union[_common_pb2.Severity, str]] = ..., actor: _Optional[str] = ..., time_unix_nano: _Optional[int] = ..., payload_json: _Optional[bytes] = ..., blob_ids: _Optional[_Iterable[str]] = ..., cursor: _Optional[str] = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., phase: _Optional[str] = ..., node_id: _Optional[str] = ..., severity: _Optional[_Union[_common_pb2.Severity, str]] = ..., actor: _Optional[str] = ..., time_unix_nano: _Optional[int] = ..., payload_json: _Optional[bytes] = ..., blob_ids: _Optional[_Iterable[str]] = ..., task_id: _Optional[str] = ..., seq: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
 
 class AppendEventsRequest(_message.Message):
     __slots__ = ("task_id", "events")

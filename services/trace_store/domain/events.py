@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
-import orjson
 import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -29,16 +29,11 @@ from services.trace_store.domain.model import (
     StoredEvent,
 )
 
-_COLUMNS = (
-    "task_no, seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids"
-)
-_SELECT = "SELECT seq, event_id, type, phase, node_id, severity, actor, time_ns, payload, blob_ids FROM ts_events"
+_COLUMNS = "task_no, seq, event_id, type, phase, node_id, severity, wire"
+_SELECT = "SELECT seq, wire FROM ts_events"
+_INSERT = f"INSERT INTO ts_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_HEAD = "SELECT task_no, last_seq, state, version FROM ts_tasks WHERE task_id = ?"
 _CLAIM = "UPDATE ts_tasks SET last_seq = last_seq + ? WHERE task_id = ? RETURNING task_no, last_seq"
-# The batch arrives as one JSON array of PreparedEvent arrays; ``key`` is the position in it.
-_SQLITE_INSERT_JSON = (
-    f"INSERT INTO ts_events ({_COLUMNS}) SELECT ?, ? + key, value->>0, value->>1, value->>2, "
-    "value->>3, value->>4, value->>5, value->>6, value->>7, value->>8 FROM json_each(?)"
-)
 _PG_COPY = f"COPY ts_events ({_COLUMNS}) FROM STDIN"
 
 MAX_PAGE = 1000
@@ -47,8 +42,6 @@ MAX_PAGE = 1000
 @dataclass(frozen=True, slots=True)
 class PreparedBatch:
     events: list[PreparedEvent]
-    # The same events as one JSON array, for SQLite's bulk insert (None on PostgreSQL).
-    sqlite_doc: bytes | None
 
 
 # Called inside the append transaction, after the rows are written: PostgreSQL replicas use it
@@ -79,7 +72,7 @@ class EventLog:
     def prepare(self, task_id: str, batch: Sequence[EventLike]) -> PreparedBatch:
         """The CPU half of an append (validation, redaction, encoding), apart from the database."""
         events = self._ingestor.events(task_id, batch, self._clock.now_ns())
-        return PreparedBatch(events, orjson.dumps(events) if self._sqlite else None)
+        return PreparedBatch(events)
 
     def write(self, task_id: str, batch: PreparedBatch) -> AppendResult:
         """The database half of an append, for a batch that ``prepare`` returned."""
@@ -146,9 +139,10 @@ class EventLog:
                     raise unknown_task(task_id)
                 task_no, last_seq = int(row[0]), int(row[1])
                 if fresh:
-                    doc = batch.sqlite_doc if fresh is batch.events else orjson.dumps(fresh)
-                    # One statement for the whole batch: SQLite unpacks it without the GIL.
-                    raw.execute(_SQLITE_INSERT_JSON, (task_no, last_seq - len(fresh) + 1, doc))
+                    first = last_seq - len(fresh) + 1
+                    raw.executemany(
+                        _INSERT, [(task_no, first + i, *p) for i, p in enumerate(fresh)]
+                    )
                 raw.execute("COMMIT")
             except BaseException:
                 if raw.in_transaction:
@@ -214,15 +208,22 @@ class EventLog:
             params.append(flt.min_severity)
         sql = _sql(self._sqlite, f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?")
         params.append(limit + 1)
-        with self._engine.connect() as conn, conn.begin():
-            # Read the head first: events appended after it are left for the next page.
-            task_no, last_seq, state, version = self._head(conn, task_id)
+        with self._engine.connect() as conn:
+            # Straight on the driver: pages are the read hot path. The head is read first, so
+            # an event appended meanwhile is either in this page or after its end position.
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            head = driver.execute(_sql(self._sqlite, _HEAD), (task_id,)).fetchone()
+            if head is None:
+                raise unknown_task(task_id)
+            task_no, last_seq, state, version = head
             params[0] = task_no
-            raw = conn.exec_driver_sql(sql, tuple(params)).fetchall()
-        events = [StoredEvent._make(r) for r in raw[:limit]]
+            raw = driver.execute(sql, tuple(params)).fetchall()
+        # Rows are (seq, wire) tuples already: the shape of StoredEvent, without a copy each.
+        events = cast(list[StoredEvent], raw[:limit])
         if len(raw) > limit:
-            return EventPage(events, events[-1].seq, True, last_seq, state, version)
-        scanned_to = max(last_seq, events[-1].seq if events else after_seq)
+            return EventPage(events, events[-1][0], True, last_seq, state, version)
+        scanned_to = max(last_seq, events[-1][0] if events else after_seq)
         return EventPage(events, max(scanned_to, after_seq), False, last_seq, state, version)
 
 

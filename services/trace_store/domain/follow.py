@@ -15,15 +15,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from services.trace_store.domain.model import TERMINAL_STATES, EventFilter, EventPage, StoredEvent
+from services.trace_store.domain.model import (
+    TERMINAL_STATES,
+    EventFilter,
+    EventPage,
+    LiveEvent,
+    StoredEvent,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    events: list[StoredEvent]
+    events: Sequence[StoredEvent | LiveEvent]
     position: int  # the sequence number up to which the log was examined
 
 
@@ -45,7 +51,7 @@ ReadPage = Callable[[int, int], Awaitable[EventPage]]
 @dataclass
 class _Channel:
     subscribers: set[asyncio.Event] = field(default_factory=set)
-    ring: deque[StoredEvent] = field(default_factory=deque)
+    ring: deque[LiveEvent] = field(default_factory=deque)
     known_last: int = 0
     state: str = ""
     state_version: int = 0
@@ -74,7 +80,7 @@ class LiveFeed:
         channel = self._channels.get(task_id)
         return len(channel.subscribers) if channel else 0
 
-    def publish_events(self, task_id: str, events: list[StoredEvent], last_seq: int) -> None:
+    def publish_events(self, task_id: str, events: list[LiveEvent], last_seq: int) -> None:
         """Committed events appended through this process, in sequence order."""
         channel = self._channels.get(task_id)
         if channel is None:
@@ -108,7 +114,7 @@ class LiveFeed:
         for wake in channel.subscribers:
             wake.set()
 
-    def recent(self, task_id: str, after: int) -> list[StoredEvent] | None:
+    def recent(self, task_id: str, after: int) -> list[LiveEvent] | None:
         """Events after ``after`` from memory; [] when none are known; None to read the database."""
         channel = self._channels.get(task_id)
         if channel is None or channel.known_last <= after:

@@ -35,7 +35,7 @@ class NoRedaction:
 
 
 class EventLike(Protocol):
-    """What ingestion reads of a submitted event (domain ``EventInput`` or a wire message)."""
+    """What ingestion reads of a submitted event."""
 
     @property
     def event_id(self) -> str: ...
@@ -57,6 +57,16 @@ class EventLike(Protocol):
     def blob_ids(self) -> Iterable[str]: ...
 
 
+class EventEncoder(Protocol):
+    """Turns a validated event into the bytes the store keeps and serves (the adapter's wire
+    format). ``time_ns``, ``severity`` and ``payload`` replace the event's own values when not
+    None (a defaulted time or severity, a redacted payload)."""
+
+    def encode(
+        self, event: EventLike, time_ns: int | None, severity: int | None, payload: bytes | None
+    ) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class IngestLimits:
     max_batch_events: int = 5000
@@ -67,8 +77,11 @@ class IngestLimits:
 class Ingestor:
     """Validates, bounds and redacts what is about to be written."""
 
-    def __init__(self, limits: IngestLimits, redactor: Redactor | None = None) -> None:
+    def __init__(
+        self, limits: IngestLimits, encoder: EventEncoder, redactor: Redactor | None = None
+    ) -> None:
         self.limits = limits
+        self._encode = encoder.encode
         self._redactor = redactor or NoRedaction()
 
     def events(self, task_id: str, batch: Sequence[EventLike], now_ns: int) -> list[PreparedEvent]:
@@ -86,7 +99,12 @@ class Ingestor:
                 f"the batch has {len(batch)} events; the limit is {limits.max_batch_events} per call"
             )
         redact = None if isinstance(self._redactor, NoRedaction) else self._redactor.redact_json
-        loads, max_bytes, phases = orjson.loads, limits.max_event_bytes, PHASES
+        loads, max_bytes, phases, encode = (
+            orjson.loads,
+            limits.max_event_bytes,
+            PHASES,
+            self._encode,
+        )
         out: list[PreparedEvent] = []
         append = out.append
         i = 0
@@ -104,30 +122,26 @@ class Ingestor:
                     and len(payload) <= max_bytes
                 ):
                     raise _diagnose(i, e, max_bytes)
+                redacted = None
                 if payload:
                     if loads(payload).__class__ is not dict:
                         raise InvalidArgument(
                             f"event {event_id!r}: payload_json must be a JSON object"
                         )
                     if redact is not None:
-                        payload = redact(payload)
-                    text = payload.decode()  # valid UTF-8: orjson checked it
-                else:
-                    text = "{}"
+                        redacted = redact(payload)
+                        if redacted == payload:
+                            redacted = None
                 blob_ids = e.blob_ids
-                append(
-                    (
-                        event_id,
-                        etype,
-                        phase,
-                        node_id,
-                        severity,
-                        actor,
-                        e.time_unix_nano or now_ns,
-                        text,
-                        ",".join(_check_blob_ids(event_id, blob_ids)) if blob_ids else "",
-                    )
+                if blob_ids:
+                    _check_blob_ids(event_id, blob_ids)
+                wire = encode(
+                    e,
+                    None if e.time_unix_nano else now_ns,
+                    None if e.severity else severity,
+                    redacted,
                 )
+                append((event_id, etype, phase, node_id, severity, wire))
         except orjson.JSONDecodeError as exc:
             raise InvalidArgument(
                 f"event {batch[i].event_id!r}: payload_json is not valid JSON ({exc})"
@@ -178,14 +192,12 @@ def _diagnose(i: int, e: EventLike, max_bytes: int) -> InvalidArgument:
     )
 
 
-def _check_blob_ids(event_id: str, blob_ids: Iterable[str]) -> list[str]:
-    ids = list(blob_ids)
-    for blob_id in ids:
+def _check_blob_ids(event_id: str, blob_ids: Iterable[str]) -> None:
+    for blob_id in blob_ids:
         if not _SHA256.fullmatch(blob_id):
             raise InvalidArgument(
                 f"event {event_id!r}: blob id {blob_id[:80]!r} is not a lower-case hex sha256"
             )
-    return ids
 
 
 def check_task_id(task_id: str) -> None:

@@ -10,39 +10,28 @@ TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 SEVERITY_MIN, SEVERITY_INFO, SEVERITY_MAX = 0, 2, 6
 
 
-@dataclass(frozen=True, slots=True)
-class EventInput:
-    """An event as a client submits it; ``payload_json`` is a UTF-8 JSON object."""
-
-    event_id: str
-    type: str
-    phase: str = ""
-    node_id: str = ""
-    severity: int = SEVERITY_INFO
-    actor: str = ""
-    time_unix_nano: int = 0
-    payload_json: bytes = b""
-    blob_ids: tuple[str, ...] = ()
-
-
 class StoredEvent(NamedTuple):
-    """An event as stored; a tuple so that pages of thousands are cheap to build."""
+    """An event read back: its sequence number and ``wire``, the whole event as the adapter's
+    encoder wrote it (opaque here). A tuple, so that pages of thousands are cheap to build."""
 
     seq: int
-    event_id: str
+    wire: bytes
+
+
+class LiveEvent(NamedTuple):
+    """An event just appended, on its way to live followers: with what their filters read."""
+
+    seq: int
+    wire: bytes
     type: str
     phase: str
     node_id: str
     severity: int
-    actor: str
-    time_unix_nano: int
-    payload_json: str  # a JSON object
-    blob_ids: str  # comma-separated sha256 ids
 
 
-# A validated event without its sequence number: (event_id, type, phase, node_id, severity,
-# actor, time_ns, payload, blob_ids).
-PreparedEvent = tuple[str, str, str, str, int, str, int, str, str]
+# A validated, encoded event without its sequence number:
+# (event_id, type, phase, node_id, severity, wire).
+PreparedEvent = tuple[str, str, str, str, int, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +43,11 @@ class AppendResult:
     first_seq: int
     fresh: list[PreparedEvent]
 
-    def stored(self) -> list[StoredEvent]:
-        return [StoredEvent(self.first_seq + i, *p) for i, p in enumerate(self.fresh)]
+    def live(self) -> list[LiveEvent]:
+        first = self.first_seq
+        return [
+            LiveEvent(first + i, p[5], p[1], p[2], p[3], p[4]) for i, p in enumerate(self.fresh)
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +61,7 @@ class EventFilter:
     def empty(self) -> bool:
         return not (self.types or self.phases or self.node_ids or self.min_severity)
 
-    def matches(self, e: StoredEvent) -> bool:
+    def matches(self, e: LiveEvent) -> bool:
         return (
             (not self.types or e.type in self.types)
             and (not self.phases or e.phase in self.phases)

@@ -76,10 +76,8 @@ events = Table(
     Column("phase", String(16), nullable=False),
     Column("node_id", String(256), nullable=False),
     Column("severity", SmallInteger, nullable=False),
-    Column("actor", String(256), nullable=False),
-    Column("time_ns", BigInteger, nullable=False),
-    Column("payload", Text, nullable=False),
-    Column("blob_ids", Text, nullable=False),
+    # The whole event as the servicer serves it (TraceEvent fields 1-9, protobuf-encoded).
+    Column("wire", LargeBinary, nullable=False),
     Index("ux_ts_events_event_id", "task_no", "event_id", unique=True),
     sqlite_with_rowid=False,
 )

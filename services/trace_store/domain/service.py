@@ -59,7 +59,7 @@ class TraceStoreService:
         result = await self._offload.write(self._events.write, task_id, prepared)
         if result.fresh:
             if self._feed.followers(task_id):
-                self._feed.publish_events(task_id, result.stored(), result.last_seq)
+                self._feed.publish_events(task_id, result.live(), result.last_seq)
             self._summaries.cache.bump_last_seq(task_id, result.last_seq)
         return result
 

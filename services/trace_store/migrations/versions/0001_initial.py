@@ -63,10 +63,8 @@ def upgrade() -> None:
         sa.Column("phase", sa.String(16), nullable=False),
         sa.Column("node_id", sa.String(256), nullable=False),
         sa.Column("severity", sa.SmallInteger, nullable=False),
-        sa.Column("actor", sa.String(256), nullable=False),
-        sa.Column("time_ns", sa.BigInteger, nullable=False),
-        sa.Column("payload", sa.Text, nullable=False),
-        sa.Column("blob_ids", sa.Text, nullable=False),
+        # The whole event as the servicer serves it (TraceEvent fields 1-9, protobuf-encoded).
+        sa.Column("wire", sa.LargeBinary, nullable=False),
         sqlite_with_rowid=False,
     )
     op.create_index("ux_ts_events_event_id", "ts_events", ["task_no", "event_id"], unique=True)
