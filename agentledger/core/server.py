@@ -12,7 +12,11 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import grpc
+from google.protobuf import message_factory
+from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -33,6 +37,38 @@ class Service:
 
     full_name: str
     register: Register
+
+
+def _serialize(message: Any) -> bytes:
+    # A handler may answer with bytes it already encoded (a page of stored events, a cached
+    # summary): they go out as they are.
+    return message if isinstance(message, bytes) else message.SerializeToString()
+
+
+def service_from_descriptor(servicer: object, descriptor: ServiceDescriptor) -> Service:
+    """Mounts ``servicer`` for every method of ``descriptor``, like the generated
+    ``add_*Servicer_to_server``, except that handlers may return pre-encoded responses."""
+    factories = {
+        (False, False): grpc.unary_unary_rpc_method_handler,
+        (False, True): grpc.unary_stream_rpc_method_handler,
+        (True, False): grpc.stream_unary_rpc_method_handler,
+        (True, True): grpc.stream_stream_rpc_method_handler,
+    }
+    handlers = {
+        m.name: factories[(m.client_streaming, m.server_streaming)](
+            getattr(servicer, m.name),
+            request_deserializer=message_factory.GetMessageClass(m.input_type).FromString,
+            response_serializer=_serialize,
+        )
+        for m in descriptor.methods
+    }
+
+    def register(server: aio.Server) -> None:
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(descriptor.full_name, handlers),)
+        )
+
+    return Service(descriptor.full_name, register)
 
 
 @dataclass

@@ -9,12 +9,14 @@ event costs a few byte concatenations instead of building a message field by fie
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
+from services.trace_store.convert import summary_to_pb
 from services.trace_store.domain.cursors import task_tag
 from services.trace_store.domain.ingest import EventLike
-from services.trace_store.domain.model import LiveEvent, StoredEvent
+from services.trace_store.domain.model import LiveEvent, StoredEvent, Summary
 
 # Tags: (field number << 3) | wire type (0 varint, 2 length-delimited).
 _SEVERITY, _TIME = b"\x28", b"\x38"
@@ -105,19 +107,38 @@ def frame_events(task_id: str, events: Sequence[StoredEvent | LiveEvent]) -> byt
 
 def list_events_response(
     task_id: str, events: Sequence[StoredEvent | LiveEvent], next_cursor: str, has_more: bool
-) -> pb.ListEventsResponse:
+) -> bytes:
+    """An encoded ``ListEventsResponse``."""
     raw = frame_events(task_id, events) + _string_field(_FIELD_2, next_cursor.encode())
     if has_more:
         raw += _FIELD_3 + b"\x01"
-    response: pb.ListEventsResponse = pb.ListEventsResponse.FromString(raw)
-    return response
+    return raw
 
 
-def stream_batch(
-    task_id: str, events: Sequence[StoredEvent | LiveEvent], cursor: str
-) -> pb.StreamEventsResponse:
+def stream_batch(task_id: str, events: Sequence[StoredEvent | LiveEvent], cursor: str) -> bytes:
+    """An encoded ``StreamEventsResponse`` holding one ``EventBatch``."""
     batch = frame_events(task_id, events) + _string_field(_FIELD_2, cursor.encode())
-    response: pb.StreamEventsResponse = pb.StreamEventsResponse.FromString(
-        _string_field(_FIELD_1, batch)
-    )
-    return response
+    return _string_field(_FIELD_1, batch)
+
+
+class SummaryResponses:
+    """Encoded GetSummary responses per task, reused while the summary's version and last
+    sequence number stay the same: a cached summary is then served without re-encoding."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[str, tuple[int, int, bytes]] = OrderedDict()
+
+    def encode(self, summary: Summary) -> bytes:
+        task_id = summary.index.task_id
+        hit = self._entries.get(task_id)
+        if hit is not None and hit[0] == summary.version and hit[1] == summary.last_seq:
+            self._entries.move_to_end(task_id)
+            return hit[2]
+        raw: bytes = pb.GetSummaryResponse(summary=summary_to_pb(summary)).SerializeToString()
+        if self._capacity > 0:
+            self._entries[task_id] = (summary.version, summary.last_seq, raw)
+            self._entries.move_to_end(task_id)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+        return raw

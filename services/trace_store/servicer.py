@@ -20,8 +20,9 @@ DEFAULT_STREAM_BATCH = 500
 
 
 class TraceStoreServicer(pb_grpc.TraceStoreServicer):  # type: ignore[misc]  # no stubs for *_grpc
-    def __init__(self, service: TraceStoreService) -> None:
+    def __init__(self, service: TraceStoreService, encoded_summaries: int = 10_000) -> None:
         self._svc = service
+        self._summaries = codec.SummaryResponses(encoded_summaries)
 
     async def AppendEvents(
         self, request: pb.AppendEventsRequest, context: aio.ServicerContext
@@ -39,7 +40,8 @@ class TraceStoreServicer(pb_grpc.TraceStoreServicer):  # type: ignore[misc]  # n
 
     async def ListEvents(
         self, request: pb.ListEventsRequest, context: aio.ServicerContext
-    ) -> pb.ListEventsResponse:
+    ) -> bytes:
+        """Answers with an encoded ListEventsResponse (see codec.py)."""
         page = await self._svc.list_events(
             request.task_id,
             request.cursor,
@@ -55,7 +57,7 @@ class TraceStoreServicer(pb_grpc.TraceStoreServicer):  # type: ignore[misc]  # n
 
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: aio.ServicerContext
-    ) -> AsyncIterator[pb.StreamEventsResponse]:
+    ) -> AsyncIterator[pb.StreamEventsResponse | bytes]:
         task_id = request.task_id
         items = self._svc.stream(
             task_id,
@@ -89,9 +91,9 @@ class TraceStoreServicer(pb_grpc.TraceStoreServicer):  # type: ignore[misc]  # n
 
     async def GetSummary(
         self, request: pb.GetSummaryRequest, context: aio.ServicerContext
-    ) -> pb.GetSummaryResponse:
-        summary = await self._svc.get_summary(request.task_id)
-        return pb.GetSummaryResponse(summary=convert.summary_to_pb(summary))
+    ) -> bytes:
+        """Answers with an encoded GetSummaryResponse, reused while the summary is unchanged."""
+        return self._summaries.encode(await self._svc.get_summary(request.task_id))
 
     async def PutBlob(
         self, request_iterator: AsyncIterator[pb.PutBlobRequest], context: aio.ServicerContext

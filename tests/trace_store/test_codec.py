@@ -37,7 +37,7 @@ def test_stored_events_decode_as_trace_events_with_the_store_fields() -> None:
         pb.EventInput(event_id="b", type="y", severity=5, time_unix_nano=5, phase="build"),  # type: ignore[arg-type]
     ]
     stored = _stored(ingestor, sent)
-    page = list_events_response("task-1", stored, "next", True)
+    page = pb.ListEventsResponse.FromString(list_events_response("task-1", stored, "next", True))
     a, b = page.events
     assert (a.event_id, a.type, a.seq, a.task_id) == ("a", "x", 1, "task-1")
     assert a.time_unix_nano == 77 and a.severity == 2  # settled by the store
@@ -53,7 +53,7 @@ def test_a_redacted_payload_replaces_the_original_in_what_is_stored() -> None:
         ingestor, [pb.EventInput(event_id="a", type="x", payload_json=b'{"pw": "s3cret"}')]
     )
     assert b"s3cret" not in stored[0].wire  # not kept underneath the redacted value
-    event = stream_batch("task-1", stored, "c").batch.events[0]
+    event = pb.StreamEventsResponse.FromString(stream_batch("task-1", stored, "c")).batch.events[0]
     assert event.payload_json == b'{"PW": "S3CRET"}'
 
 
@@ -66,11 +66,12 @@ def test_frame_cursor_layout_matches_the_cursor_module() -> None:
     from services.trace_store.domain.cursors import event_cursor
 
     for seq in (0, 1, 127, 128, 2**20, 2**40):
-        page = list_events_response("task-9", [StoredEvent(seq, b"")], "", False)
+        raw = list_events_response("task-9", [StoredEvent(seq, b"")], "", False)
+        page = pb.ListEventsResponse.FromString(raw)
         assert page.events[0].cursor == event_cursor("task-9", seq)
         assert page.events[0].seq == seq
 
 
 def test_empty_page_has_only_its_cursor() -> None:
-    page = list_events_response("t", [], "cur", False)
+    page = pb.ListEventsResponse.FromString(list_events_response("t", [], "cur", False))
     assert list(page.events) == [] and page.next_cursor == "cur" and not page.has_more
