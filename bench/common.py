@@ -55,6 +55,8 @@ class StoreProcess:
     data_dir: Path
     db_url: str
     proc: subprocess.Popen[bytes]
+    # The PostgreSQL schema it uses (empty on SQLite): a second replica is given the same one.
+    schema: str = ""
 
 
 @contextlib.contextmanager
@@ -77,12 +79,18 @@ def trace_store(
             if db_url.startswith("postgres") and "AGENTLEDGER_TRACE_STORE_DB_SCHEMA" not in env:
                 schema = pg_schema(db_url, create=True)
                 env["AGENTLEDGER_TRACE_STORE_DB_SCHEMA"] = schema
-                env["AGENTLEDGER_TRACE_STORE_NOTIFY_CHANNEL"] = f"bench_{schema}"
+                env["AGENTLEDGER_TRACE_STORE_NOTIFY_CHANNEL"] = notify_channel(schema)
         proc = subprocess.Popen([sys.executable, "-m", "services.trace_store"], env=env)
         try:
             wait_serving(f"127.0.0.1:{port}")
             url = db_url or f"sqlite:///{tmp}/trace_store.db"
-            yield StoreProcess(f"127.0.0.1:{port}", Path(tmp), url, proc)
+            yield StoreProcess(
+                f"127.0.0.1:{port}",
+                Path(tmp),
+                url,
+                proc,
+                env.get("AGENTLEDGER_TRACE_STORE_DB_SCHEMA", ""),
+            )
         finally:
             proc.terminate()
             try:
@@ -91,6 +99,18 @@ def trace_store(
                 proc.kill()
             if schema:
                 pg_schema(db_url, drop=schema)
+
+
+def notify_channel(schema: str) -> str:
+    return f"bench_{schema}"
+
+
+def replica_env(store: StoreProcess) -> dict[str, str]:
+    """What a second trace_store process needs to share ``store``'s PostgreSQL schema."""
+    return {
+        "AGENTLEDGER_TRACE_STORE_DB_SCHEMA": store.schema,
+        "AGENTLEDGER_TRACE_STORE_NOTIFY_CHANNEL": notify_channel(store.schema),
+    }
 
 
 def pg_schema(url: str, *, create: bool = False, drop: str = "") -> str:

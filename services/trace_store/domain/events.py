@@ -25,6 +25,7 @@ from services.trace_store.domain.model import (
     AppendResult,
     EventFilter,
     EventPage,
+    LiveEvent,
     PreparedEvent,
     StoredEvent,
 )
@@ -225,6 +226,21 @@ class EventLog:
             return EventPage(events, events[-1][0], True, last_seq, state, version)
         scanned_to = max(last_seq, events[-1][0] if events else after_seq)
         return EventPage(events, max(scanned_to, after_seq), False, last_seq, state, version)
+
+    def live_range(self, task_id: str, after_seq: int, upto_seq: int) -> list[LiveEvent]:
+        """Events after_seq < seq <= upto_seq with what live filters read (for followers of
+        appends made through another replica)."""
+        sql = _sql(
+            self._sqlite,
+            "SELECT e.seq, e.wire, e.type, e.phase, e.node_id, e.severity FROM ts_events e "
+            "JOIN ts_tasks t ON t.task_no = e.task_no "
+            "WHERE t.task_id = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq",
+        )
+        with self._engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            rows = driver.execute(sql, (task_id, after_seq, upto_seq)).fetchall()
+        return [LiveEvent._make(r) for r in rows]
 
 
 def _sql(sqlite: bool, statement: str) -> str:

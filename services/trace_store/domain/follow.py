@@ -61,7 +61,7 @@ class LiveFeed:
     """Per-process fan-out of committed events to followers. Use from the event loop thread only."""
 
     def __init__(self, ring_size: int = 10_000) -> None:
-        self._ring_size = ring_size
+        self.ring_size = ring_size
         self._channels: dict[str, _Channel] = {}
 
     @contextlib.contextmanager
@@ -90,7 +90,7 @@ class LiveFeed:
             if ring and events[0].seq != ring[-1].seq + 1:
                 ring.clear()  # not contiguous with what we hold: followers read the database
             ring.extend(events)
-            while len(ring) > self._ring_size:
+            while len(ring) > self.ring_size:
                 ring.popleft()
         self._announce(channel, last_seq)
 
@@ -124,6 +124,13 @@ class LiveFeed:
             return None
         start = after + 1 - ring[0].seq
         return [ring[i] for i in range(start, len(ring))]
+
+    def held_up_to(self, task_id: str) -> int:
+        """The last sequence number this process holds or knows of for a followed task."""
+        channel = self._channels.get(task_id)
+        if channel is None:
+            return 0
+        return channel.ring[-1].seq if channel.ring else channel.known_last
 
     def known(self, task_id: str) -> tuple[int, str]:
         channel = self._channels.get(task_id)

@@ -7,6 +7,7 @@ the event loop after each commit.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import IO
 
@@ -32,6 +33,8 @@ from services.trace_store.domain.model import (
 from services.trace_store.domain.query import TaskQuery, validate_filter
 from services.trace_store.domain.summaries import SummaryStore
 
+log = logging.getLogger(__name__)
+
 
 class TraceStoreService:
     def __init__(
@@ -52,6 +55,9 @@ class TraceStoreService:
         self._feed = feed
         self._offload = offload
         self.heartbeat_s = heartbeat_s
+        # Appends announced by other replicas, waiting to be read for this process's followers.
+        self._announced: dict[str, int] = {}
+        self._catching_up: set[str] = set()
 
     async def append(self, task_id: str, batch: Sequence[EventLike]) -> AppendResult:
         # Validation runs here while the writer thread stores the previous batch: appends pipeline.
@@ -140,13 +146,36 @@ class TraceStoreService:
             yield chunk
 
     def on_announcement(self, a: Announcement) -> None:
-        """Another replica wrote: wake followers and drop what the cache holds of older versions."""
+        """Another replica wrote: bring followers the new events (read once for all of them)
+        and drop what the cache holds of older summary versions."""
         if a.kind == "events":
-            self._feed.publish_head(a.task_id, a.number)
             self._summaries.cache.bump_last_seq(a.task_id, a.number)
+            if self._feed.followers(a.task_id):
+                self._announced[a.task_id] = max(a.number, self._announced.get(a.task_id, 0))
+                if a.task_id not in self._catching_up:
+                    self._catching_up.add(a.task_id)
+                    asyncio.get_running_loop().create_task(self._catch_up(a.task_id))
         elif a.kind == "summary":
             self._summaries.cache.invalidate(a.task_id, a.number)
             self._feed.publish_state(a.task_id, a.state, a.number)
+
+    async def _catch_up(self, task_id: str) -> None:
+        """Reads what other replicas appended once, into the live feed; announcements that
+        arrive meanwhile are folded into the next read."""
+        try:
+            while (upto := self._announced.pop(task_id, 0)) > 0:
+                # Never more than the ring holds: followers further behind read the database.
+                after = max(self._feed.held_up_to(task_id), upto - self._feed.ring_size)
+                if upto <= after:
+                    continue
+                try:
+                    events = await self._offload.read(self._events.live_range, task_id, after, upto)
+                except Exception:
+                    log.warning("could not read events of %s for followers", task_id, exc_info=True)
+                    events = []  # followers still wake and read the database themselves
+                self._feed.publish_events(task_id, events, upto)
+        finally:
+            self._catching_up.discard(task_id)
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self._offload.shutdown)
