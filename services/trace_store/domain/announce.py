@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
-from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
+
+from agentledger.core.db import Driver
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +47,15 @@ class PgAnnouncer:
 
     # -- sending, inside a write transaction
 
-    def on_append(self, conn: Connection, task_id: str, last_seq: int) -> None:
-        self._send(conn, Announcement(task_id, "events", last_seq))
+    def on_append(self, db: Driver, task_id: str, last_seq: int) -> None:
+        self._send(db, Announcement(task_id, "events", last_seq))
 
-    def on_summary(self, conn: Connection, task_id: str, version: int, state: str) -> None:
-        self._send(conn, Announcement(task_id, "summary", version, state))
+    def on_summary(self, db: Driver, task_id: str, version: int, state: str) -> None:
+        self._send(db, Announcement(task_id, "summary", version, state))
 
-    def _send(self, conn: Connection, a: Announcement) -> None:
+    def _send(self, db: Driver, a: Announcement) -> None:
         payload = json.dumps([self._origin, a.task_id, a.kind, a.number, a.state])
-        conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": self._channel, "p": payload})
+        db.execute("SELECT pg_notify(?, ?)", (self._channel, payload))
 
     # -- receiving, in a background thread
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import cast
 
 import psycopg
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from agentledger.core.clock import Clock
-from agentledger.core.db import is_sqlite
+from agentledger.core.db import Driver, driver_transaction
 from agentledger.core.errors import InvalidArgument, NotFound
 from services.trace_store.domain.ingest import EventLike, Ingestor
 from services.trace_store.domain.model import (
@@ -33,6 +33,10 @@ from services.trace_store.domain.model import (
 _COLUMNS = "task_no, seq, event_id, type, phase, node_id, severity, wire"
 _SELECT = "SELECT seq, wire FROM ts_events"
 _INSERT = f"INSERT INTO ts_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_LIVE = (
+    "SELECT seq, wire, type, phase, node_id, severity FROM ts_events "
+    "WHERE task_no = ? AND seq > ? AND seq <= ? ORDER BY seq"
+)
 _HEAD = "SELECT task_no, last_seq, state, version FROM ts_tasks WHERE task_id = ?"
 _CLAIM = "UPDATE ts_tasks SET last_seq = last_seq + ? WHERE task_id = ? RETURNING task_no, last_seq"
 _PG_COPY = f"COPY ts_events ({_COLUMNS}) FROM STDIN"
@@ -47,7 +51,7 @@ class PreparedBatch:
 
 # Called inside the append transaction, after the rows are written: PostgreSQL replicas use it
 # to NOTIFY (delivered on commit, so never for a batch that rolled back).
-OnAppend = Callable[[Connection, str, int], None]
+OnAppend = Callable[[Driver, str, int], None]
 
 
 def unknown_task(task_id: str) -> NotFound:
@@ -61,7 +65,6 @@ class EventLog:
         self._engine = engine
         self._ingestor = ingestor
         self._clock = clock
-        self._sqlite = is_sqlite(engine)
         self._on_append = on_append
 
     # ------------------------------------------------------------------ writing
@@ -95,15 +98,23 @@ class EventLog:
                     f"event_id {p[0]!r} is already stored with type {known[p[0]][1]!r}, "
                     f"not {p[1]!r}; event ids must be unique within a task"
                 )
-        if self._sqlite:
-            task_no, last_seq = self._write_sqlite(task_id, batch, fresh)
-        else:
-            with self._engine.begin() as conn:
-                task_no, last_seq = self._claim(conn, task_id, len(fresh))
-                if fresh:
-                    self._copy(conn, task_no, last_seq - len(fresh) + 1, fresh)
-                    if self._on_append is not None:
-                        self._on_append(conn, task_id, last_seq)
+        with driver_transaction(self._engine, write=True) as db:
+            # The task row's lock orders appends: numbers are assigned in commit order.
+            row = db.execute(_CLAIM, (len(fresh), task_id)).fetchone()
+            if row is None:
+                raise unknown_task(task_id)
+            task_no, last_seq = int(row[0]), int(row[1])
+            if fresh:
+                first = last_seq - len(fresh) + 1
+                rows = [(task_no, first + i, *p) for i, p in enumerate(fresh)]
+                if db.sqlite:
+                    db.raw.executemany(_INSERT, rows)
+                else:
+                    with db.raw.cursor() as cur, cur.copy(_PG_COPY) as copy:
+                        for r in rows:
+                            copy.write_row(r)
+                if self._on_append is not None:
+                    self._on_append(db, task_id, last_seq)
         first = last_seq - len(fresh) + 1
         if known:
             new_seq = {p[0]: first + i for i, p in enumerate(fresh)}
@@ -118,72 +129,24 @@ class EventLog:
             fresh=fresh,
         )
 
-    def _claim(self, conn: Connection, task_id: str, count: int) -> tuple[int, int]:
-        """Reserves ``count`` sequence numbers under the task row's lock: (task_no, last_seq)."""
-        row = conn.exec_driver_sql(_sql(self._sqlite, _CLAIM), (count, task_id)).first()
-        if row is None:
-            raise unknown_task(task_id)
-        return int(row[0]), int(row[1])
-
-    def _write_sqlite(
-        self, task_id: str, batch: PreparedBatch, fresh: list[PreparedEvent]
-    ) -> tuple[int, int]:
-        """The append transaction straight on the driver: the writer thread is the hot path,
-        and every statement through SQLAlchemy would cost it GIL time the event loop needs."""
-        with self._engine.connect() as conn:
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            raw.execute("BEGIN IMMEDIATE")
-            try:
-                row = raw.execute(_CLAIM, (len(fresh), task_id)).fetchone()
-                if row is None:
-                    raise unknown_task(task_id)
-                task_no, last_seq = int(row[0]), int(row[1])
-                if fresh:
-                    first = last_seq - len(fresh) + 1
-                    raw.executemany(
-                        _INSERT, [(task_no, first + i, *p) for i, p in enumerate(fresh)]
-                    )
-                raw.execute("COMMIT")
-            except BaseException:
-                if raw.in_transaction:
-                    raw.execute("ROLLBACK")
-                raise
-        return task_no, last_seq
-
-    def _copy(self, conn: Connection, task_no: int, first: int, fresh: list[PreparedEvent]) -> None:
-        dbapi = conn.connection.driver_connection
-        assert dbapi is not None
-        with dbapi.cursor() as cur, cur.copy(_PG_COPY) as copy:
-            write = copy.write_row
-            for i, p in enumerate(fresh):
-                write((task_no, first + i, *p))
-
     def _stored_ids(self, task_id: str, event_ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}
-        with self._engine.connect() as conn:
-            task_no = self._head(conn, task_id)[0]
+        with driver_transaction(self._engine, write=False) as db:
+            task_no = self._head(db, task_id)[0]
             for start in range(0, len(event_ids), 500):
                 chunk = event_ids[start : start + 500]
                 marks = ", ".join("?" * len(chunk))
                 sql = f"SELECT event_id, seq, type FROM ts_events WHERE task_no = ? AND event_id IN ({marks})"
-                for event_id, seq, etype in conn.exec_driver_sql(
-                    _sql(self._sqlite, sql), (task_no, *chunk)
-                ):
+                for event_id, seq, etype in db.execute(sql, (task_no, *chunk)).fetchall():
                     found[event_id] = (int(seq), etype)
         return found
 
     # ------------------------------------------------------------------ reading
 
-    def _head(self, conn: Connection, task_id: str) -> tuple[int, int, str, int]:
+    @staticmethod
+    def _head(db: Driver, task_id: str) -> tuple[int, int, str, int]:
         """The task's number, last sequence number, state and summary version."""
-        row = conn.exec_driver_sql(
-            _sql(
-                self._sqlite,
-                "SELECT task_no, last_seq, state, version FROM ts_tasks WHERE task_id = ?",
-            ),
-            (task_id,),
-        ).first()
+        row = db.execute(_HEAD, (task_id,)).fetchone()
         if row is None:
             raise unknown_task(task_id)
         return int(row[0]), int(row[1]), str(row[2]), int(row[3])
@@ -207,19 +170,14 @@ class EventLog:
         if flt.min_severity:
             where.append("severity >= ?")
             params.append(flt.min_severity)
-        sql = _sql(self._sqlite, f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?")
         params.append(limit + 1)
-        with self._engine.connect() as conn:
-            # Straight on the driver: pages are the read hot path. The head is read first, so
-            # an event appended meanwhile is either in this page or after its end position.
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            head = driver.execute(_sql(self._sqlite, _HEAD), (task_id,)).fetchone()
-            if head is None:
-                raise unknown_task(task_id)
-            task_no, last_seq, state, version = head
+        # Straight on the driver: pages are the read hot path. The head is read first, so an
+        # event appended meanwhile is either in this page or after its end position.
+        with driver_transaction(self._engine, write=False) as db:
+            task_no, last_seq, state, version = self._head(db, task_id)
             params[0] = task_no
-            raw = driver.execute(sql, tuple(params)).fetchall()
+            sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+            raw = db.execute(sql, params).fetchall()
         # Rows are (seq, wire) tuples already: the shape of StoredEvent, without a copy each.
         events = cast(list[StoredEvent], raw[:limit])
         if len(raw) > limit:
@@ -230,18 +188,7 @@ class EventLog:
     def live_range(self, task_id: str, after_seq: int, upto_seq: int) -> list[LiveEvent]:
         """Events after_seq < seq <= upto_seq with what live filters read (for followers of
         appends made through another replica)."""
-        sql = _sql(
-            self._sqlite,
-            "SELECT e.seq, e.wire, e.type, e.phase, e.node_id, e.severity FROM ts_events e "
-            "JOIN ts_tasks t ON t.task_no = e.task_no "
-            "WHERE t.task_id = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq",
-        )
-        with self._engine.connect() as conn:
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            rows = driver.execute(sql, (task_id, after_seq, upto_seq)).fetchall()
+        with driver_transaction(self._engine, write=False) as db:
+            task_no = self._head(db, task_id)[0]
+            rows = db.execute(_LIVE, (task_no, after_seq, upto_seq)).fetchall()
         return [LiveEvent._make(r) for r in rows]
-
-
-def _sql(sqlite: bool, statement: str) -> str:
-    return statement if sqlite else statement.replace("?", "%s")

@@ -12,10 +12,11 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, and_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, select
 
+from agentledger.core.db import Driver
 from agentledger.core.errors import InvalidArgument
 from services.trace_store.domain import schema
 from services.trace_store.domain.model import Stats, TaskFilter, TaskIndex
@@ -48,67 +49,80 @@ def percentile(hist: Counter[int], q: float) -> float:
     return bucket_value(max(hist))
 
 
-def _key(index: TaskIndex) -> dict[str, object]:
-    return {
-        "day": index.created_ns // NS_PER_DAY,
-        "tenant": index.tenant,
-        "owner": index.owner,
-        "plan_id": index.plan_id,
-        "mode": index.mode,
-        "state": index.state,
-    }
+def _key(index: TaskIndex) -> tuple[object, ...]:
+    """The aggregate row of a task, in _KEY_COLUMNS order."""
+    return (
+        index.created_ns // NS_PER_DAY,
+        index.tenant,
+        index.owner,
+        index.plan_id,
+        index.mode,
+        index.state,
+    )
+
+
+_KEY_COLUMNS = ("day", "tenant", "owner", "plan_id", "mode", "state")
+_WHERE_KEY = " AND ".join(f"{c} = ?" for c in _KEY_COLUMNS)
+_ENSURE = (
+    f"INSERT INTO ts_stats ({', '.join(_KEY_COLUMNS)}, task_count, cost_usd, tokens, degraded, "
+    "paused, ended, duration_hist) VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, '{}') "
+    "ON CONFLICT DO NOTHING"
+)
+_ADD = (
+    "UPDATE ts_stats SET task_count = task_count + ?, cost_usd = cost_usd + ?, "
+    "tokens = tokens + ?, degraded = degraded + ?, paused = paused + ?, ended = ended + ? "
+    f"WHERE {_WHERE_KEY}"
+)
+
+
+@dataclass
+class _Delta:
+    count: int = 0
+    cost: float = 0.0
+    tokens: int = 0
+    degraded: int = 0
+    paused: int = 0
+    ended: int = 0
+    hist: Counter[int] = field(default_factory=Counter)
+
+    def add(self, index: TaskIndex, sign: int) -> None:
+        self.count += sign
+        self.cost += sign * index.cost_usd
+        self.tokens += sign * index.tokens
+        self.degraded += sign * (index.degrade_count > 0)
+        self.paused += sign * (index.pause_count > 0)
+        if index.ended_ns:
+            self.ended += sign
+            self.hist[duration_bucket(index.duration_ms)] += sign
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.count or self.cost or self.tokens or self.degraded or self.paused or self.ended
+        ) and not any(self.hist.values())
 
 
 class StatsKeeper:
-    def __init__(self, sqlite_dialect: bool) -> None:
-        self._insert = sqlite.insert if sqlite_dialect else postgresql.insert
-
-    def apply(self, conn: Connection, old: TaskIndex | None, new: TaskIndex) -> None:
-        """Moves the task's contribution from its old aggregate row to its new one."""
+    def apply(self, db: Driver, old: TaskIndex | None, new: TaskIndex) -> None:
+        """Moves the task's contribution from its old aggregate row to its new one; when both
+        are the same row (a running task's cost grew), one update carries the difference."""
+        deltas: dict[tuple[object, ...], _Delta] = {}
         if old is not None:
-            self._add(conn, old, -1)
-        self._add(conn, new, +1)
-
-    def _add(self, conn: Connection, index: TaskIndex, sign: int) -> None:
-        key = _key(index)
-        t = schema.stats
-        conn.execute(
-            self._insert(t)
-            .values(
-                **key,
-                task_count=0,
-                cost_usd=0.0,
-                tokens=0,
-                degraded=0,
-                paused=0,
-                ended=0,
-                duration_hist="{}",
-            )
-            .on_conflict_do_nothing()
-        )
-        match = and_(*(t.c[k] == v for k, v in key.items()))
-        hist_sql = select(t.c.duration_hist).where(match)
-        if conn.dialect.name != "sqlite":
-            hist_sql = hist_sql.with_for_update()
-        hist = Counter(
-            {int(k): v for k, v in json.loads(conn.execute(hist_sql).scalar_one()).items()}
-        )
-        ended = 1 if index.ended_ns else 0
-        if ended:
-            hist[duration_bucket(index.duration_ms)] += sign
-        conn.execute(
-            update(t)
-            .where(match)
-            .values(
-                task_count=t.c.task_count + sign,
-                cost_usd=t.c.cost_usd + sign * index.cost_usd,
-                tokens=t.c.tokens + sign * index.tokens,
-                degraded=t.c.degraded + sign * (index.degrade_count > 0),
-                paused=t.c.paused + sign * (index.pause_count > 0),
-                ended=t.c.ended + sign * ended,
-                duration_hist=json.dumps({str(k): v for k, v in sorted(hist.items()) if v}),
-            )
-        )
+            deltas.setdefault(_key(old), _Delta()).add(old, -1)
+        deltas.setdefault(_key(new), _Delta()).add(new, +1)
+        for key, d in deltas.items():
+            if d.empty:
+                continue
+            db.execute(_ENSURE, key)
+            db.execute(_ADD, (d.count, d.cost, d.tokens, d.degraded, d.paused, d.ended, *key))
+            if any(d.hist.values()):
+                raw = db.execute(
+                    f"SELECT duration_hist FROM ts_stats WHERE {_WHERE_KEY}{db.for_update}", key
+                ).fetchone()[0]
+                hist = Counter({int(k): v for k, v in json.loads(raw).items()})
+                hist.update(d.hist)
+                doc = json.dumps({str(k): v for k, v in sorted(hist.items()) if v})
+                db.execute(f"UPDATE ts_stats SET duration_hist = ? WHERE {_WHERE_KEY}", (doc, *key))
 
     def read(self, conn: Connection, flt: TaskFilter) -> Stats:
         unsupported = [

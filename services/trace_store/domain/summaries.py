@@ -9,32 +9,45 @@ the stale summary back. ``last_seq`` moves with every append and is bumped in pl
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+import psycopg
+from sqlalchemy import Engine
 
 from agentledger.core.clock import Clock
-from agentledger.core.db import is_sqlite
+from agentledger.core.db import Driver, driver_transaction
 from agentledger.core.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
-from services.trace_store.domain import schema
 from services.trace_store.domain.ingest import Ingestor, check_task_id
 from services.trace_store.domain.model import Stats, Summary, TaskFilter, TaskIndex
 from services.trace_store.domain.stats import StatsKeeper
 
 # Called inside the write transaction after the summary is written (for NOTIFY on PostgreSQL).
-OnSummary = Callable[[Connection, str, int, str], None]
+OnSummary = Callable[[Driver, str, int, str], None]
 
-_INDEX_COLUMNS = [
-    c.name
-    for c in schema.tasks.c
-    if c.name not in {"task_no", "last_seq", "version", "duration_ms"}
-]
+# TaskIndex's fields in order: rows are read and written positionally on the hot path.
+_INDEX_COLUMNS = list(TaskIndex.__dataclass_fields__)
+_COLS = ", ".join(_INDEX_COLUMNS)
+_SELECT_TASK = f"SELECT {_COLS}, version, last_seq FROM ts_tasks WHERE task_id = ?"
+_SELECT_SUMMARY = (
+    f"SELECT {', '.join('t.' + c for c in _INDEX_COLUMNS)}, t.version, t.last_seq, s.document "
+    "FROM ts_tasks t JOIN ts_summaries s ON s.task_id = t.task_id WHERE t.task_id = ?"
+)
+_INSERT_TASK = (
+    f"INSERT INTO ts_tasks ({_COLS}, duration_ms, version, last_seq) "
+    f"VALUES ({', '.join('?' * len(_INDEX_COLUMNS))}, ?, ?, 0)"
+)
+_UPDATE_TASK = (
+    f"UPDATE ts_tasks SET {', '.join(c + ' = ?' for c in _INDEX_COLUMNS)}, duration_ms = ?, "
+    "version = ? WHERE task_id = ?"
+)
+_INSERT_SUMMARY = "INSERT INTO ts_summaries (task_id, version, document) VALUES (?, ?, ?)"
+_UPDATE_SUMMARY = "UPDATE ts_summaries SET version = ?, document = ? WHERE task_id = ?"
 
 
 class SummaryCache:
@@ -91,15 +104,14 @@ class SummaryStore:
         self._ingestor = ingestor
         self._clock = clock
         self.cache = cache
-        self._stats = StatsKeeper(is_sqlite(engine))
-        self._sqlite = is_sqlite(engine)
+        self._stats = StatsKeeper()
         self._on_summary = on_summary
 
     def put(self, index: TaskIndex, document: dict[str, Any], expected_version: int = 0) -> Summary:
         """Creates or replaces the summary; the index row and statistics follow in one commit."""
         try:
             return self._put(index, document, expected_version)
-        except IntegrityError:
+        except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
             # Two replicas created the same task at once; the other one won.
             raise Conflict(
                 f"summary of task {index.task_id!r} was created concurrently by another writer; "
@@ -110,53 +122,36 @@ class SummaryStore:
         _validate(index)
         raw = self._ingestor.summary_document(document)
         now = self._clock.now_ns()
-        t = schema.tasks
-        opts = {"sqlite_immediate": True} if self._sqlite else {}
-        with self._engine.connect().execution_options(**opts) as conn, conn.begin():
-            q = select(t).where(t.c.task_id == index.task_id)
-            if not self._sqlite:
-                q = q.with_for_update()
-            old_row = conn.execute(q).mappings().first()
-            old = _index_from_row(old_row) if old_row else None
-            old_version = int(old_row["version"]) if old_row else 0
+        task_id = index.task_id
+        with driver_transaction(self._engine, write=True) as db:
+            row = db.execute(_SELECT_TASK + db.for_update, (task_id,)).fetchone()
+            old = _index_from_row(row) if row else None
+            old_version, last_seq = (int(row[-2]), int(row[-1])) if row else (0, 0)
             if expected_version and expected_version != old_version:
                 raise Conflict(
-                    f"summary of task {index.task_id!r} is at version {old_version}, not "
+                    f"summary of task {task_id!r} is at version {old_version}, not "
                     f"{expected_version}; read it again and retry"
                 )
             if old is not None and old.owner != index.owner:
                 raise FailedPrecondition(
-                    f"task {index.task_id!r} belongs to {old.owner!r}; a summary cannot change its owner"
+                    f"task {task_id!r} belongs to {old.owner!r}; a summary cannot change its owner"
                 )
             new = replace(
                 index,
                 created_ns=(old.created_ns if old else 0) or index.created_ns or now,
                 updated_ns=index.updated_ns or now,
             )
-            values = {c: getattr(new, c) for c in _INDEX_COLUMNS}
-            values["duration_ms"] = new.duration_ms
+            values = [getattr(new, c) for c in _INDEX_COLUMNS]
             version = old_version + 1
-            if old_row is None:
-                conn.execute(insert(t).values(**values, version=version, last_seq=0))
-                conn.execute(
-                    insert(schema.summaries).values(
-                        task_id=index.task_id, version=version, document=raw
-                    )
-                )
-                last_seq = 0
+            if old is None:
+                db.execute(_INSERT_TASK, (*values, new.duration_ms, version))
+                db.execute(_INSERT_SUMMARY, (task_id, version, raw))
             else:
-                conn.execute(
-                    update(t).where(t.c.task_id == index.task_id).values(**values, version=version)
-                )
-                conn.execute(
-                    update(schema.summaries)
-                    .where(schema.summaries.c.task_id == index.task_id)
-                    .values(version=version, document=raw)
-                )
-                last_seq = int(old_row["last_seq"])
-            self._stats.apply(conn, old, new)
+                db.execute(_UPDATE_TASK, (*values, new.duration_ms, version, task_id))
+                db.execute(_UPDATE_SUMMARY, (version, raw, task_id))
+            self._stats.apply(db, old, new)
             if self._on_summary is not None:
-                self._on_summary(conn, index.task_id, version, new.state)
+                self._on_summary(db, task_id, version, new.state)
         summary = Summary(new, orjson.loads(raw), version, last_seq)
         self.cache.offer(summary)
         return summary
@@ -165,25 +160,11 @@ class SummaryStore:
         cached = self.cache.get(task_id)
         if cached is not None:
             return cached
-        t, s = schema.tasks, schema.summaries
-        with self._engine.connect() as conn:
-            row = (
-                conn.execute(
-                    select(t, s.c.document)
-                    .join(s, s.c.task_id == t.c.task_id)
-                    .where(t.c.task_id == task_id)
-                )
-                .mappings()
-                .first()
-            )
+        with driver_transaction(self._engine, write=False) as db:
+            row = db.execute(_SELECT_SUMMARY, (task_id,)).fetchone()
         if row is None:
             raise NotFound(f"task {task_id!r} has no summary in the trace store")
-        summary = Summary(
-            _index_from_row(row),
-            orjson.loads(row["document"]),
-            int(row["version"]),
-            int(row["last_seq"]),
-        )
+        summary = Summary(_index_from_row(row), orjson.loads(row[-1]), int(row[-3]), int(row[-2]))
         self.cache.offer(summary)
         return summary
 
@@ -192,8 +173,9 @@ class SummaryStore:
             return self._stats.read(conn, flt)
 
 
-def _index_from_row(row: Any) -> TaskIndex:
-    return TaskIndex(**{c: row[c] for c in _INDEX_COLUMNS})
+def _index_from_row(row: Sequence[Any]) -> TaskIndex:
+    """The index fields from a row that starts with _INDEX_COLUMNS in order."""
+    return TaskIndex(*row[: len(_INDEX_COLUMNS)])
 
 
 def _validate(index: TaskIndex) -> None:
