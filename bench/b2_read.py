@@ -6,30 +6,26 @@ GetSummary p95 <= 2 ms; QueryTasks over 100,000 tasks p95 <= 20 ms (limit 50, a 
 and sorts, first pages and second pages through the cursor).
 
 The events are appended through gRPC (batches of 5,000, 4 in flight). The 100,000 tasks are
-written straight into the store's SQLite file while no store runs, because PutSummary runs at
-~140/s on this machine (12 minutes for them): the rows are what PutSummary would write (the
-store's own conversion and ingestion make them), statistics rows included, and GetStats checks
-them once a new store serves the file. Every measured call goes through the typed client.
+written while no store runs, in this process, through the store's own SummaryStore (what
+PutSummary calls), which saves 100,000 round trips; GetStats checks them once a new store
+serves the file. Every measured call goes through the typed client.
 QUICK scales down to 100,000 events and 10,000 tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import tempfile
 import time
 import uuid
-from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import insert
-
 from agentledger.common.v1 import common_pb2
+from agentledger.core.clock import SystemClock
 from agentledger.core.db import create_db_engine
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
 from bench.common import (
@@ -46,9 +42,9 @@ from bench.common import (
 from services.trace_store import convert
 from services.trace_store.client import TraceStoreClient
 from services.trace_store.codec import ProtobufEventEncoder
-from services.trace_store.domain import schema
 from services.trace_store.domain.ingest import IngestLimits, Ingestor
-from services.trace_store.domain.stats import NS_PER_DAY, duration_bucket
+from services.trace_store.domain.stats import NS_PER_DAY
+from services.trace_store.domain.summaries import SummaryCache, SummaryStore
 
 T = TypeVar("T")
 
@@ -148,77 +144,26 @@ def make_summary(i: int, rng: random.Random) -> pb.TraceSummary:
     )
 
 
-@dataclass
-class _StatsRow:
-    """One ts_stats row as StatsKeeper keeps it: sums and a duration histogram."""
-
-    task_count: int = 0
-    cost_usd: float = 0.0
-    tokens: int = 0
-    degraded: int = 0
-    paused: int = 0
-    ended: int = 0
-    hist: Counter[int] = field(default_factory=Counter)
-
-    def values(self) -> dict[str, object]:
-        return {
-            "task_count": self.task_count,
-            "cost_usd": self.cost_usd,
-            "tokens": self.tokens,
-            "degraded": self.degraded,
-            "paused": self.paused,
-            "ended": self.ended,
-            "duration_hist": json.dumps({str(k): v for k, v in sorted(self.hist.items()) if v}),
-        }
-
-
 def insert_tasks(db_url: str, n: int, seed: int = 7) -> float:
-    """Writes ``n`` tasks as PutSummary would (index row, summary, statistics); no store runs."""
+    """Writes ``n`` tasks through the store's own SummaryStore, in this process (index row,
+    summary, statistics exactly as PutSummary writes them, without n gRPC round trips)."""
     rng = random.Random(seed)
-    ingestor = Ingestor(IngestLimits(), ProtobufEventEncoder())
-    store_set = {"task_no", "last_seq", "version", "duration_ms"}
-    columns = [c.name for c in schema.tasks.c if c.name not in store_set]
-    tasks, docs = [], []
-    stats: dict[tuple[object, ...], _StatsRow] = {}
-    for i in range(n):
-        index, document = convert.summary_from_pb(make_summary(i, rng))
-        tasks.append(
-            {c: getattr(index, c) for c in columns}
-            | {"duration_ms": index.duration_ms, "last_seq": 0, "version": 1}
-        )
-        raw = ingestor.summary_document(document)
-        docs.append({"task_id": index.task_id, "version": 1, "document": raw})
-        key = (
-            index.created_ns // NS_PER_DAY,
-            index.tenant,
-            index.owner,
-            index.plan_id,
-            index.mode,
-            index.state,
-        )
-        agg = stats.setdefault(key, _StatsRow())
-        agg.task_count += 1
-        agg.cost_usd += index.cost_usd
-        agg.tokens += index.tokens
-        agg.degraded += index.degrade_count > 0
-        agg.paused += index.pause_count > 0
-        if index.ended_ns:
-            agg.ended += 1
-            agg.hist[duration_bucket(index.duration_ms)] += 1
-    stat_rows = [
-        dict(zip(("day", "tenant", "owner", "plan_id", "mode", "state"), key, strict=True))
-        | agg.values()
-        for key, agg in stats.items()
-    ]
     engine = create_db_engine(db_url, pool_size=1)
     try:
-        with engine.begin() as conn:
-            conn.execute(insert(schema.tasks), tasks)
-            conn.execute(insert(schema.summaries), docs)
-            conn.execute(insert(schema.stats), stat_rows)
+        store = SummaryStore(
+            engine,
+            Ingestor(IngestLimits(), ProtobufEventEncoder()),
+            SystemClock(),
+            SummaryCache(0),
+        )
+        cost = 0.0
+        for i in range(n):
+            index, document = convert.summary_from_pb(make_summary(i, rng))
+            store.put(index, document)
+            cost += index.cost_usd
     finally:
         engine.dispose()
-    return float(sum(t["cost_usd"] for t in tasks))
+    return cost
 
 
 # ---------------------------------------------------------------- measuring
@@ -497,7 +442,7 @@ def main() -> None:
     )
     table(
         f"B2 QueryTasks over {tasks:,} tasks{scale}, limit 50, ms "
-        f"(index rows written straight into SQLite in {insert_s:.1f} s, checked with GetStats)",
+        f"(written in-process through the store's SummaryStore in {insert_s:.1f} s, checked with GetStats)",
         ["query", "page 1 calls", "p50", "p95", "page 2 calls", "p50", "p95"],
         [
             [

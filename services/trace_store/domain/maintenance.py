@@ -10,18 +10,20 @@ from agentledger.core.db import is_sqlite
 from agentledger.core.loops import PeriodicLoop
 from agentledger.core.offload import Offloader
 
-# Rows examined per index: approximate statistics in milliseconds, however large the tables.
-ANALYSIS_LIMIT = 1000
 
 
 def analyze(engine: Engine) -> None:
+    """Full statistics of the task index: a sampled ANALYZE reads only the start of each index,
+    which on the state index is one state, and misleads the planner as badly as none (measured
+    at 100,000 tasks: ~100 ms to analyze, then 1 ms instead of 250 ms for such a query). The
+    event log is always read by its primary key and needs none."""
     if not is_sqlite(engine):
         return
     with engine.connect() as conn:
         raw = conn.connection.driver_connection
         assert raw is not None
-        raw.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
-        raw.execute("ANALYZE")
+        raw.execute("PRAGMA analysis_limit=0")
+        raw.execute("ANALYZE ts_tasks")
 
 
 class PlannerStatistics(PeriodicLoop):
