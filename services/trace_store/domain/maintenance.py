@@ -11,7 +11,6 @@ from agentledger.core.loops import PeriodicLoop
 from agentledger.core.offload import Offloader
 
 
-
 def analyze(engine: Engine) -> None:
     """Full statistics of the task index: a sampled ANALYZE reads only the start of each index,
     which on the state index is one state, and misleads the planner as badly as none (measured
