@@ -141,3 +141,38 @@ def test_cache_is_bounded_and_bumps_last_seq() -> None:
     assert cache.get("t0") is None and cache.get("t2") is not None
     cache.bump_last_seq("t2", 7)
     assert cache.get("t2").last_seq == 7  # type: ignore[union-attr]
+
+
+async def test_follow_ends_only_when_the_database_confirms_the_last_event() -> None:
+    """The feed hears that the task ended before it holds the last events (they were appended
+    through another replica and are still being read): the stream must still send them."""
+    from services.trace_store.domain.follow import Batch, End, follow
+    from services.trace_store.domain.model import EventFilter, EventPage, StoredEvent
+
+    feed = LiveFeed()
+    db_last = 2
+    reads: list[int] = []
+
+    async def read_page(position: int, limit: int) -> EventPage:
+        reads.append(position)
+        events = [StoredEvent(s, b"") for s in range(position + 1, db_last + 1)][:limit]
+        state = "COMPLETED" if db_last == 3 else "RUNNING"
+        return EventPage(events, max(position, db_last), False, db_last, state, db_last)
+
+    stream = follow(
+        feed,
+        "t",
+        read_page,
+        after=0,
+        flt=EventFilter(),
+        batch_size=10,
+        until_terminal=True,
+        heartbeat_s=60,
+    )
+    first = await anext(stream)
+    assert isinstance(first, Batch) and [e[0] for e in first.events] == [1, 2]
+    db_last = 3  # event 3 and the end are committed; the feed has only heard of the end
+    feed.publish_state("t", "COMPLETED", 99)
+    rest = [item async for item in stream]
+    assert [e[0] for e in rest[0].events] == [3]  # type: ignore[union-attr]
+    assert isinstance(rest[-1], End) and rest[-1].position == 3

@@ -162,13 +162,19 @@ async def follow(
                 position = page.scanned_to
                 if not page.has_more:
                     break
+            # Only the database ends a stream: the page above read the task's head (state and
+            # last sequence number) before its events, so everything up to the end is sent.
+            if until_terminal and page.state in TERMINAL_STATES and position >= page.last_seq:
+                yield End(page.state, position)
+                return
             # Follow from memory until something is out of reach.
             while True:
                 known_last, state = feed.known(task_id)
                 last_seq = max(last_seq, known_last)
                 if until_terminal and state in TERMINAL_STATES and position >= last_seq:
-                    yield End(state, position)
-                    return
+                    # The feed may have heard of the end before the last events (another
+                    # replica's announcements are read in the background): confirm in the database.
+                    break
                 wake.clear()
                 recent = feed.recent(task_id, position)
                 if recent is None:
