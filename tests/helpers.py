@@ -25,3 +25,15 @@ async def new_task(
     await client.put_summary(
         summary(task_id, owner, state=fields.pop("state", "RUNNING"), **fields)
     )
+
+
+async def all_seqs(client: TraceStoreClient, task_id: str) -> list[int]:
+    """Every sequence number of a task, page by page."""
+    seqs: list[int] = []
+    cursor = ""
+    while True:
+        page = await client.list_events(task_id, cursor=cursor, limit=1000)
+        seqs += [e.seq for e in page.events]
+        cursor = page.next_cursor
+        if not page.has_more:
+            return seqs

@@ -33,10 +33,6 @@ def log_context(**fields: str) -> Iterator[None]:
         _CONTEXT.reset(token)
 
 
-def current_context() -> dict[str, str]:
-    return dict(_CONTEXT.get())
-
-
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
+from services.trace_store.client import TraceStoreClient
 from tests.conftest import Database, start_store, stop_store, store_settings
-from tests.helpers import ev, new_task
+from tests.helpers import all_seqs, ev, new_task
 
 pytestmark = pytest.mark.pg
 
@@ -72,20 +73,12 @@ async def test_concurrent_appends_through_two_replicas_stay_gap_free(
     try:
         await new_task(a.client, "t1")
 
-        async def writer(store_client: object, prefix: str) -> None:
+        async def writer(client: TraceStoreClient, prefix: str) -> None:
             for i in range(20):
-                await store_client.append("t1", [ev(f"{prefix}{i}-{j}") for j in range(5)])  # type: ignore[attr-defined]
+                await client.append("t1", [ev(f"{prefix}{i}-{j}") for j in range(5)])
 
         await asyncio.gather(writer(a.client, "a"), writer(b.client, "b"))
-        seqs: list[int] = []
-        cursor = ""
-        while True:
-            page = await a.client.list_events("t1", cursor=cursor, limit=1000)
-            seqs += [e.seq for e in page.events]
-            cursor = page.next_cursor
-            if not page.has_more:
-                break
-        assert seqs == list(range(1, 201))
+        assert await all_seqs(a.client, "t1") == list(range(1, 201))
     finally:
         await stop_store(a, built_a)
         await stop_store(b, built_b)

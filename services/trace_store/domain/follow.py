@@ -2,8 +2,9 @@
 
 Every process has one ``LiveFeed``. Appends made through this process publish their committed
 events to it, so followers of a busy task are served from a small in-memory ring without
-touching the database. Appends made by another replica arrive as a head announcement (the new
-last sequence number, via PostgreSQL NOTIFY) and followers read the gap from the database.
+touching the database. Appends made by another replica arrive as an announcement (the new last
+sequence number, via PostgreSQL NOTIFY); the service reads those events once and publishes them
+here for all its followers.
 Sequence numbers are gap-free, so a follower can always tell whether what it holds is
 contiguous; when it is not, or on every heartbeat (the fallback for stores that cannot
 announce), it reads from the database. Nothing is skipped and nothing is sent twice because the
@@ -93,12 +94,6 @@ class LiveFeed:
             while len(ring) > self.ring_size:
                 ring.popleft()
         self._announce(channel, last_seq)
-
-    def publish_head(self, task_id: str, last_seq: int) -> None:
-        """Another replica appended up to ``last_seq``."""
-        channel = self._channels.get(task_id)
-        if channel is not None:
-            self._announce(channel, last_seq)
 
     def publish_state(self, task_id: str, state: str, version: int) -> None:
         """The task's summary reached ``version`` with this state (here or on another replica)."""

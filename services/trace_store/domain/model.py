@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 PHASES = frozenset({"", "spec", "build", "verify", "govern"})
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
-SEVERITY_MIN, SEVERITY_INFO, SEVERITY_MAX = 0, 2, 6
+SEVERITY_INFO, SEVERITY_MAX = 2, 6
 
 
 class StoredEvent(NamedTuple):
