@@ -169,6 +169,16 @@ async def test_a_filtered_page_moves_the_cursor_past_what_it_examined(store: Sto
     assert [e.seq for e in nxt.events] == [21]
 
 
+async def test_oversized_filters_are_refused(store: Store) -> None:
+    await new_task(store.client, "t1")
+    with pytest.raises(InvalidArgument, match="filter type has 101 values; the limit is 100"):
+        await store.client.list_events(
+            "t1", filter=pb.EventFilter(types=[str(i) for i in range(101)])
+        )
+    with pytest.raises(InvalidArgument, match="filter task_ids has 1001 values"):
+        await store.client.query_tasks(pb.TaskFilter(task_ids=[str(i) for i in range(1001)]))
+
+
 @pytest.mark.parametrize("limit", [-1, 1001])
 async def test_limit_out_of_range_is_refused(store: Store, limit: int) -> None:
     await new_task(store.client, "t1")

@@ -82,6 +82,8 @@ async def test_blob_header_problems_are_named(store: Store) -> None:
         await _raw_put(store, pb.BlobHeader(sha256="XYZ", size=1, task_id="t1"), [b"x"])
     with pytest.raises(NotFound, match="'ghost'"):
         await store.client.put_blob("ghost", b"x")
+    with pytest.raises(InvalidArgument, match="content_type"):
+        await store.client.put_blob("t1", b"x", content_type="x" * 300)
 
 
 async def test_size_cap_is_enforced_and_named(database: Database, tmp_path: Path) -> None:

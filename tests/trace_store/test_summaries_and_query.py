@@ -71,6 +71,8 @@ async def test_owner_cannot_change_and_bad_summaries_are_refused(store: Store) -
         await store.client.put_summary(summary("t3", cost=common_pb2.Cost(usd=float("nan"))))
     with pytest.raises(InvalidArgument, match="task_id"):
         await store.client.put_summary(summary("has space"))
+    with pytest.raises(InvalidArgument, match="state is longer than 32 characters"):
+        await store.client.put_summary(summary("t4", state="S" * 33))
     with pytest.raises(NotFound):
         await store.client.get_summary("t2")
 

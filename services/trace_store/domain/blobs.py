@@ -124,8 +124,10 @@ class BlobStore:
         self.max_bytes = max_bytes
         self._insert = sqlite.insert if is_sqlite(engine) else postgresql.insert
 
-    def check_header(self, task_id: str, sha256: str, size: int) -> None:
+    def check_header(self, task_id: str, sha256: str, size: int, content_type: str) -> None:
         check_task_id(task_id)
+        if len(content_type) > 256:
+            raise InvalidArgument("blob content_type is longer than 256 characters")
         if not _SHA256.fullmatch(sha256):
             raise InvalidArgument(f"blob id {sha256[:80]!r} is not a lower-case hex sha256")
         if size < 0:

@@ -42,6 +42,7 @@ _CLAIM = "UPDATE ts_tasks SET last_seq = last_seq + ? WHERE task_id = ? RETURNIN
 _PG_COPY = f"COPY ts_events ({_COLUMNS}) FROM STDIN"
 
 MAX_PAGE = 1000
+MAX_FILTER_VALUES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,10 @@ class EventLog:
             ("phase", flt.phases),
             ("node_id", flt.node_ids),
         ):
+            if len(values) > MAX_FILTER_VALUES:
+                raise InvalidArgument(
+                    f"filter {column} has {len(values)} values; the limit is {MAX_FILTER_VALUES}"
+                )
             if values:
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params.extend(sorted(values))

@@ -21,7 +21,24 @@ _SORT_COLUMN = {
 _INDEX_FIELDS = [f for f in TaskIndex.__dataclass_fields__]
 
 
+MAX_FILTER_VALUES = 1000
+
+
 def validate_filter(flt: TaskFilter) -> None:
+    for name in (
+        "task_ids",
+        "failure_types",
+        "modes",
+        "states",
+        "goal_statuses",
+        "owners",
+        "plan_ids",
+        "tenants",
+    ):
+        if len(getattr(flt, name)) > MAX_FILTER_VALUES:
+            raise InvalidArgument(
+                f"filter {name} has {len(getattr(flt, name))} values; the limit is {MAX_FILTER_VALUES}"
+            )
     for name in ("min_cost_usd", "max_cost_usd", "created_from_ns", "created_to_ns"):
         value = getattr(flt, name)
         if value != value or value < 0:

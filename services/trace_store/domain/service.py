@@ -124,7 +124,7 @@ class TraceStoreService:
     async def put_blob(
         self, task_id: str, sha256: str, size: int, content_type: str, chunks: AsyncIterator[bytes]
     ) -> BlobInfo:
-        self.blobs.check_header(task_id, sha256, size)
+        self.blobs.check_header(task_id, sha256, size, content_type)
         spool: IO[bytes] = await self.blobs.receive(sha256, size, chunks)
         try:
             return await self._offload.write(

@@ -178,8 +178,26 @@ def _index_from_row(row: Sequence[Any]) -> TaskIndex:
     return TaskIndex(*row[: len(_INDEX_COLUMNS)])
 
 
+# The widths of the index columns (schema.py): longer values are refused by name, not truncated.
+_MAX_CHARS = {
+    "owner": 256,
+    "tenant": 256,
+    "plan_id": 256,
+    "plan_version": 64,
+    "mode": 32,
+    "state": 32,
+    "goal_status": 32,
+    "failure_type": 32,
+}
+
+
 def _validate(index: TaskIndex) -> None:
     check_task_id(index.task_id)
+    for name, limit in _MAX_CHARS.items():
+        if len(getattr(index, name)) > limit:
+            raise InvalidArgument(
+                f"summary of task {index.task_id!r}: {name} is longer than {limit} characters"
+            )
     if not index.owner:
         raise InvalidArgument(f"summary of task {index.task_id!r} has no owner; every task has one")
     for name in (
