@@ -21,10 +21,10 @@ from sqlalchemy.engine import make_url
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
 from bench.common import BENCH_DIR, PG_URL, QUICK, emit, median, payload, pct, table, trace_store
 from services.trace_store.client import TraceStoreClient
-from services.trace_store.codec import ProtobufEventEncoder
+from services.trace_store.codec import ProtobufWireEncoder
 
 IN_FLIGHT = 4
-ENCODER = ProtobufEventEncoder()
+ENCODER = ProtobufWireEncoder()
 COLUMNS = "task_no, seq, event_id, type, phase, node_id, severity, wire"
 
 

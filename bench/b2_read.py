@@ -41,7 +41,7 @@ from bench.common import (
 )
 from services.trace_store import convert
 from services.trace_store.client import TraceStoreClient
-from services.trace_store.codec import ProtobufEventEncoder
+from services.trace_store.codec import ProtobufWireEncoder
 from services.trace_store.domain.ingest import IngestLimits, Ingestor
 from services.trace_store.domain.stats import NS_PER_DAY
 from services.trace_store.domain.summaries import SummaryCache, SummaryStore
@@ -152,7 +152,7 @@ def insert_tasks(db_url: str, n: int, seed: int = 7) -> float:
     try:
         store = SummaryStore(
             engine,
-            Ingestor(IngestLimits(), ProtobufEventEncoder()),
+            Ingestor(IngestLimits(), ProtobufWireEncoder()),
             SystemClock(),
             SummaryCache(0),
         )

@@ -9,11 +9,12 @@ event costs a few byte concatenations instead of building a message field by fie
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
+
+from google.protobuf import json_format
 
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
-from services.trace_store.convert import summary_to_pb
 from services.trace_store.domain.cursors import task_tag
 from services.trace_store.domain.ingest import EventLike
 from services.trace_store.domain.model import LiveEvent, StoredEvent, Summary
@@ -22,6 +23,9 @@ from services.trace_store.domain.model import LiveEvent, StoredEvent, Summary
 _SEVERITY, _TIME = b"\x28", b"\x38"
 _TASK_ID, _SEQ, _CURSOR = b"\x52", b"\x58", b"\x62"
 _FIELD_1, _FIELD_2, _FIELD_3 = b"\x0a", b"\x12", b"\x18"
+# TraceSummary: created_unix_nano 12, updated_unix_nano 13, last_seq 21, version 22 (varints;
+# fields above 15 take two tag bytes).
+_CREATED, _UPDATED, _LAST_SEQ, _VERSION = b"\x60", b"\x68", b"\xa8\x01", b"\xb0\x01"
 _SMALL = [bytes((n,)) for n in range(128)]
 # An event cursor is "e1." + 12 + 16 hex digits (domain/cursors.py; a test pins the match).
 _CURSOR_LEN = 31
@@ -47,8 +51,14 @@ def _string_field(tag: bytes, value: bytes) -> bytes:
     return tag + varint(len(value)) + value
 
 
-class ProtobufEventEncoder:
-    """The domain's EventEncoder for events that arrive as ``EventInput`` messages."""
+class ProtobufWireEncoder:
+    """The domain's WireEncoder: events as ``EventInput`` encodings, summaries as
+    ``TraceSummary`` encodings."""
+
+    def encode_summary(self, document: dict[str, Any]) -> bytes:
+        message = json_format.ParseDict(document, pb.TraceSummary(), ignore_unknown_fields=True)
+        wire: bytes = message.SerializeToString()
+        return wire
 
     def encode(
         self, event: EventLike, time_ns: int | None, severity: int | None, payload: bytes | None
@@ -121,24 +131,21 @@ def stream_batch(task_id: str, events: Sequence[StoredEvent | LiveEvent], cursor
     return _string_field(_FIELD_1, batch)
 
 
-class SummaryResponses:
-    """Encoded GetSummary responses per task, reused while the summary's version and last
-    sequence number stay the same: a cached summary is then served without re-encoding."""
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._entries: OrderedDict[str, tuple[int, int, bytes]] = OrderedDict()
-
-    def encode(self, summary: Summary) -> bytes:
-        task_id = summary.index.task_id
-        hit = self._entries.get(task_id)
-        if hit is not None and hit[0] == summary.version and hit[1] == summary.last_seq:
-            self._entries.move_to_end(task_id)
-            return hit[2]
-        raw: bytes = pb.GetSummaryResponse(summary=summary_to_pb(summary)).SerializeToString()
-        if self._capacity > 0:
-            self._entries[task_id] = (summary.version, summary.last_seq, raw)
-            self._entries.move_to_end(task_id)
-            while len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
-        return raw
+def get_summary_response(summary: Summary) -> bytes:
+    """An encoded ``GetSummaryResponse``: the stored summary with the fields the store settles
+    (creation and update times from the index, version, last sequence number) appended."""
+    index = summary.index
+    body = b"".join(
+        (
+            summary.document,
+            _CREATED,
+            varint(index.created_ns),
+            _UPDATED,
+            varint(index.updated_ns),
+            _LAST_SEQ,
+            varint(summary.last_seq),
+            _VERSION,
+            varint(summary.version),
+        )
+    )
+    return _string_field(_FIELD_1, body)

@@ -10,7 +10,6 @@ from agentledger.trace_store.v1 import trace_store_pb2 as pb
 from services.trace_store.domain.model import (
     EventFilter,
     Stats,
-    Summary,
     TaskFilter,
     TaskIndex,
     TaskRow,
@@ -80,17 +79,6 @@ def summary_from_pb(s: pb.TraceSummary) -> tuple[TaskIndex, dict[str, Any]]:
     for name in _STORE_FIELDS:
         doc.ClearField(name)
     return index, json_format.MessageToDict(doc, preserving_proto_field_name=True)
-
-
-def summary_to_pb(summary: Summary) -> pb.TraceSummary:
-    msg: pb.TraceSummary = json_format.ParseDict(
-        summary.document, pb.TraceSummary(), ignore_unknown_fields=True
-    )
-    i = summary.index
-    # The index holds what the store settled (first creation time, update time).
-    msg.created_unix_nano, msg.updated_unix_nano = i.created_ns, i.updated_ns
-    msg.last_seq, msg.version = summary.last_seq, summary.version
-    return msg
 
 
 def row_to_pb(r: TaskRow) -> pb.TaskRow:

@@ -20,9 +20,8 @@ DEFAULT_STREAM_BATCH = 500
 
 
 class TraceStoreServicer(pb_grpc.TraceStoreServicer):  # type: ignore[misc]  # no stubs for *_grpc
-    def __init__(self, service: TraceStoreService, encoded_summaries: int = 10_000) -> None:
+    def __init__(self, service: TraceStoreService) -> None:
         self._svc = service
-        self._summaries = codec.SummaryResponses(encoded_summaries)
 
     async def AppendEvents(
         self, request: pb.AppendEventsRequest, context: aio.ServicerContext
@@ -92,8 +91,8 @@ class TraceStoreServicer(pb_grpc.TraceStoreServicer):  # type: ignore[misc]  # n
     async def GetSummary(
         self, request: pb.GetSummaryRequest, context: aio.ServicerContext
     ) -> bytes:
-        """Answers with an encoded GetSummaryResponse, reused while the summary is unchanged."""
-        return self._summaries.encode(await self._svc.get_summary(request.task_id))
+        """Answers with an encoded GetSummaryResponse (see codec.py)."""
+        return codec.get_summary_response(await self._svc.get_summary(request.task_id))
 
     async def PutBlob(
         self, request_iterator: AsyncIterator[pb.PutBlobRequest], context: aio.ServicerContext

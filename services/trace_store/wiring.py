@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from agentledger.core.clock import Clock, SystemClock
 from agentledger.core.db import create_db_engine, is_sqlite, migrate
 from agentledger.core.offload import Offloader
-from services.trace_store.codec import ProtobufEventEncoder
+from services.trace_store.codec import ProtobufWireEncoder
 from services.trace_store.domain.announce import PgAnnouncer
 from services.trace_store.domain.blobs import (
     BlobBackend,
@@ -63,7 +63,7 @@ def build(
         IngestLimits(
             max_batch_events=settings.max_batch_events, max_event_bytes=settings.max_event_bytes
         ),
-        ProtobufEventEncoder(),
+        ProtobufWireEncoder(),
         redactor,
     )
     backend: BlobBackend = (

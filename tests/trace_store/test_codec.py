@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
 from services.trace_store.codec import (
-    ProtobufEventEncoder,
+    ProtobufWireEncoder,
     list_events_response,
     stream_batch,
     varint,
@@ -31,7 +31,7 @@ def _stored(ingestor: Ingestor, events: list[pb.EventInput], now: int = 77) -> l
 
 
 def test_stored_events_decode_as_trace_events_with_the_store_fields() -> None:
-    ingestor = Ingestor(IngestLimits(), ProtobufEventEncoder())
+    ingestor = Ingestor(IngestLimits(), ProtobufWireEncoder())
     sent = [
         pb.EventInput(event_id="a", type="x", payload_json=b'{"k": 1}', blob_ids=["0" * 64]),
         pb.EventInput(event_id="b", type="y", severity=5, time_unix_nano=5, phase="build"),  # type: ignore[arg-type]
@@ -48,7 +48,7 @@ def test_stored_events_decode_as_trace_events_with_the_store_fields() -> None:
 
 
 def test_a_redacted_payload_replaces_the_original_in_what_is_stored() -> None:
-    ingestor = Ingestor(IngestLimits(), ProtobufEventEncoder(), Upper())
+    ingestor = Ingestor(IngestLimits(), ProtobufWireEncoder(), Upper())
     stored = _stored(
         ingestor, [pb.EventInput(event_id="a", type="x", payload_json=b'{"pw": "s3cret"}')]
     )

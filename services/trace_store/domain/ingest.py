@@ -57,14 +57,20 @@ class EventLike(Protocol):
     def blob_ids(self) -> Iterable[str]: ...
 
 
-class EventEncoder(Protocol):
-    """Turns a validated event into the bytes the store keeps and serves (the adapter's wire
-    format). ``time_ns``, ``severity`` and ``payload`` replace the event's own values when not
-    None (a defaulted time or severity, a redacted payload)."""
+class WireEncoder(Protocol):
+    """Turns what passed the gate into the bytes the store keeps and serves as they are (the
+    adapter's wire format), so reads need no re-encoding."""
 
     def encode(
         self, event: EventLike, time_ns: int | None, severity: int | None, payload: bytes | None
-    ) -> bytes: ...
+    ) -> bytes:
+        """An event. ``time_ns``, ``severity`` and ``payload`` replace the event's own values
+        when not None (a defaulted time or severity, a redacted payload)."""
+        ...
+
+    def encode_summary(self, document: dict[str, Any]) -> bytes:
+        """A summary document, after redaction."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -78,9 +84,10 @@ class Ingestor:
     """Validates, bounds and redacts what is about to be written."""
 
     def __init__(
-        self, limits: IngestLimits, encoder: EventEncoder, redactor: Redactor | None = None
+        self, limits: IngestLimits, encoder: WireEncoder, redactor: Redactor | None = None
     ) -> None:
         self.limits = limits
+        self._encoder = encoder
         self._encode = encoder.encode
         self._redactor = redactor or NoRedaction()
 
@@ -155,14 +162,16 @@ class Ingestor:
         return out
 
     def summary_document(self, document: dict[str, Any]) -> bytes:
-        """The summary document as it will be stored: JSON, redacted, within its size limit."""
+        """The summary as it will be stored: within its size limit, redacted (as JSON), then
+        in the adapter's wire form."""
         raw = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
         if len(raw) > self.limits.max_summary_bytes:
             raise InvalidArgument(
                 f"the summary is {len(raw)} bytes; the limit is {self.limits.max_summary_bytes} "
                 "(keep details in events or blobs)"
             )
-        return self._redactor.redact_json(raw)
+        redacted = self._redactor.redact_json(raw)
+        return self._encoder.encode_summary(document if redacted is raw else orjson.loads(redacted))
 
 
 def _diagnose(i: int, e: EventLike, max_bytes: int) -> InvalidArgument:

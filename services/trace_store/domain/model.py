@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 PHASES = frozenset({"", "spec", "build", "verify", "govern"})
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
@@ -111,10 +111,11 @@ class TaskIndex:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """A task's summary: its index facts plus the free-form document the UI shows first."""
+    """A task's summary: its index facts plus the document the UI shows first, in the adapter's
+    wire form (opaque here; see WireEncoder)."""
 
     index: TaskIndex
-    document: dict[str, Any]
+    document: bytes
     version: int = 0
     last_seq: int = 0
 

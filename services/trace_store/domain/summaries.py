@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-import orjson
 import psycopg
 from sqlalchemy import Engine
 
@@ -152,7 +151,7 @@ class SummaryStore:
             self._stats.apply(db, old, new)
             if self._on_summary is not None:
                 self._on_summary(db, task_id, version, new.state)
-        summary = Summary(new, orjson.loads(raw), version, last_seq)
+        summary = Summary(new, raw, version, last_seq)
         self.cache.offer(summary)
         return summary
 
@@ -164,7 +163,7 @@ class SummaryStore:
             row = db.execute(_SELECT_SUMMARY, (task_id,)).fetchone()
         if row is None:
             raise NotFound(f"task {task_id!r} has no summary in the trace store")
-        summary = Summary(_index_from_row(row), orjson.loads(row[-1]), int(row[-3]), int(row[-2]))
+        summary = Summary(_index_from_row(row), bytes(row[-1]), int(row[-3]), int(row[-2]))
         self.cache.offer(summary)
         return summary
 
