@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
@@ -100,6 +102,13 @@ def create_listen_engine(url: str, schema: str | None = None) -> Engine:
     if schema:
         connect_args["options"] = f"-csearch_path={schema}"
     return create_engine(normalize_url(url), poolclass=NullPool, connect_args=connect_args)
+
+
+# What the drivers raise for a duplicate key, for code that works on the driver connection.
+UNIQUE_VIOLATIONS: tuple[type[Exception], ...] = (
+    sqlite3.IntegrityError,
+    psycopg.errors.UniqueViolation,
+)
 
 
 class Driver:

@@ -59,10 +59,7 @@ class ObservedCall(AsyncServerInterceptor):
         # A cancelled stream is closed later by asyncio from another task, where context
         # variables set here cannot be reset: so the span is not made current, and the log
         # context is set around each step of the stream instead of across its yields.
-        carrier = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-        span = self._tracer.start_span(
-            name, context=propagate.extract(carrier), kind=trace.SpanKind.SERVER
-        )
+        span = self._tracer.start_span(name, context=_caller(context), kind=trace.SpanKind.SERVER)
         fields = {"rpc": name, "task_id": _task_id(request)}
         started, outcome = time.perf_counter(), "OK"
         iterator = aiter(stream)
@@ -87,12 +84,11 @@ class ObservedCall(AsyncServerInterceptor):
 
     @contextlib.contextmanager
     def _observe(self, request: Any, context: aio.ServicerContext, name: str) -> Iterator[None]:
-        carrier = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         started, outcome = time.perf_counter(), "OK"
         fields = {"rpc": name, "task_id": _task_id(request)}
         with (
             self._tracer.start_as_current_span(
-                name, context=propagate.extract(carrier), kind=trace.SpanKind.SERVER
+                name, context=_caller(context), kind=trace.SpanKind.SERVER
             ),
             log_context(**fields),
         ):
@@ -123,6 +119,12 @@ class ObservedCall(AsyncServerInterceptor):
         await context.abort(
             grpc.StatusCode.INTERNAL, f"internal error (ref {ref}); the service logged it"
         )
+
+
+def _caller(context: aio.ServicerContext) -> Any:
+    """The caller's trace context, from the call's metadata."""
+    metadata = context.invocation_metadata() or ()
+    return propagate.extract({k: v for k, v in metadata if isinstance(v, str)})
 
 
 def _task_id(request: Any) -> str:

@@ -8,18 +8,14 @@ retried batch; only then does the slow path look up which events are already sto
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import cast
 
-import psycopg
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 
 from agentledger.core.clock import Clock
-from agentledger.core.db import Driver, driver_transaction
-from agentledger.core.errors import InvalidArgument, NotFound
+from agentledger.core.db import UNIQUE_VIOLATIONS, Driver, driver_transaction
+from agentledger.core.errors import Conflict, InvalidArgument, NotFound
 from services.trace_store.domain.ingest import EventLike, Ingestor
 from services.trace_store.domain.model import (
     AppendResult,
@@ -43,11 +39,6 @@ _PG_COPY = f"COPY ts_events ({_COLUMNS}) FROM STDIN"
 
 MAX_PAGE = 1000
 MAX_FILTER_VALUES = 100
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedBatch:
-    events: list[PreparedEvent]
 
 
 # Called inside the append transaction, after the rows are written: PostgreSQL replicas use it
@@ -74,39 +65,43 @@ class EventLog:
         """Stores the batch atomically; events already stored (same event_id) are not repeated."""
         return self.write(task_id, self.prepare(task_id, batch))
 
-    def prepare(self, task_id: str, batch: Sequence[EventLike]) -> PreparedBatch:
+    def prepare(self, task_id: str, batch: Sequence[EventLike]) -> list[PreparedEvent]:
         """The CPU half of an append (validation, redaction, encoding), apart from the database."""
-        events = self._ingestor.events(task_id, batch, self._clock.now_ns())
-        return PreparedBatch(events)
+        return self._ingestor.events(task_id, batch, self._clock.now_ns())
 
-    def write(self, task_id: str, batch: PreparedBatch) -> AppendResult:
-        """The database half of an append, for a batch that ``prepare`` returned."""
+    def write(self, task_id: str, prepared: list[PreparedEvent]) -> AppendResult:
+        """The database half of an append, for events that ``prepare`` returned."""
         try:
-            return self._append(task_id, batch, known={})
-        except (IntegrityError, sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
+            return self._append(task_id, prepared, known={})
+        except UNIQUE_VIOLATIONS:
             pass  # a retried batch: some event ids are stored already
-        known = self._stored_ids(task_id, [p[0] for p in batch.events])
-        return self._append(task_id, batch, known)
+        known = self._stored_ids(task_id, [p[0] for p in prepared])
+        try:
+            return self._append(task_id, prepared, known)
+        except UNIQUE_VIOLATIONS:
+            raise Conflict(
+                f"events of this batch were appended to task {task_id!r} concurrently by "
+                "another call; retry the batch (it is idempotent)"
+            ) from None
 
     def _append(
-        self, task_id: str, batch: PreparedBatch, known: dict[str, tuple[int, str]]
+        self, task_id: str, prepared: list[PreparedEvent], known: dict[str, tuple[int, str]]
     ) -> AppendResult:
-        prepared = batch.events
-        fresh = [p for p in prepared if p[0] not in known] if known else prepared
         for p in prepared:
             if p[0] in known and known[p[0]][1] != p[1]:
                 raise InvalidArgument(
                     f"event_id {p[0]!r} is already stored with type {known[p[0]][1]!r}, "
                     f"not {p[1]!r}; event ids must be unique within a task"
                 )
+        fresh = [p for p in prepared if p[0] not in known] if known else prepared
         with driver_transaction(self._engine, write=True) as db:
             # The task row's lock orders appends: numbers are assigned in commit order.
             row = db.execute(_CLAIM, (len(fresh), task_id)).fetchone()
             if row is None:
                 raise unknown_task(task_id)
             task_no, last_seq = int(row[0]), int(row[1])
+            first = last_seq - len(fresh) + 1
             if fresh:
-                first = last_seq - len(fresh) + 1
                 rows = [(task_no, first + i, *p) for i, p in enumerate(fresh)]
                 if db.sqlite:
                     db.raw.executemany(_INSERT, rows)
@@ -116,7 +111,6 @@ class EventLog:
                             copy.write_row(r)
                 if self._on_append is not None:
                     self._on_append(db, task_id, last_seq)
-        first = last_seq - len(fresh) + 1
         if known:
             new_seq = {p[0]: first + i for i, p in enumerate(fresh)}
             seqs = [known[p[0]][0] if p[0] in known else new_seq[p[0]] for p in prepared]

@@ -9,18 +9,16 @@ the stale summary back. ``last_seq`` moves with every append and is bumped in pl
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-import psycopg
 from sqlalchemy import Engine
 
 from agentledger.core.clock import Clock
-from agentledger.core.db import Driver, driver_transaction
+from agentledger.core.db import UNIQUE_VIOLATIONS, Driver, driver_transaction
 from agentledger.core.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from services.trace_store.domain.ingest import Ingestor, check_task_id
 from services.trace_store.domain.model import Stats, Summary, TaskFilter, TaskIndex
@@ -110,7 +108,7 @@ class SummaryStore:
         """Creates or replaces the summary; the index row and statistics follow in one commit."""
         try:
             return self._put(index, document, expected_version)
-        except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
+        except UNIQUE_VIOLATIONS:
             # Two replicas created the same task at once; the other one won.
             raise Conflict(
                 f"summary of task {index.task_id!r} was created concurrently by another writer; "
