@@ -22,6 +22,11 @@ class Env:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
 
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """The mapping read, for parsers of a subsystem's own variables."""
+        return self._environ
+
     def text(self, name: str, default: str) -> str:
         value = self._environ.get(name, "").strip()
         return value or default

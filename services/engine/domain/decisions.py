@@ -54,8 +54,8 @@ class BudgetState:
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """One point where governance decides. `kind` is "after_node" (outcome and node set) or
-    "budget" (before starting nodes; outcome and node are None)."""
+    """One point where governance decides. `kind` is "after_node" (node and outcome set) or
+    "budget" (before a node starts: node is the node about to start, outcome is None)."""
 
     kind: str
     budget: BudgetState

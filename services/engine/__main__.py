@@ -1,0 +1,33 @@
+"""The Engine process: `python -m services.engine`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from agentledger.core.logging import configure_logging
+from agentledger.core.server import run_until_signalled
+from services.engine import server, wiring
+from services.engine.settings import EngineSettings
+
+log = logging.getLogger("agentledger.engine")
+
+
+async def main() -> None:
+    settings = EngineSettings.from_env()
+    configure_logging("engine", settings.common.log_level, settings.common.log_format)
+    built = wiring.build(settings)
+    running = await server.start(built.service, settings.listen)
+    log.info(
+        "engine serving on %s:%d (%d workers, plans: %s)",
+        settings.listen.rsplit(":", 1)[0],
+        running.port,
+        settings.workers,
+        ", ".join(p.ref for p in built.service.list_plans()),
+        extra={"port": running.port, "db": settings.db_url.split("://")[0]},
+    )
+    await run_until_signalled(running, on_stop=built.close)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,92 @@
+"""Relays outbox events to trace_store, keeping the task's trace summary in front of them.
+
+Events are written to the engine's outbox in the same transaction as the change they record,
+then sent here; trace_store drops an event id it already has, so sending twice (after a crash,
+or by two writers) is harmless. A task's sends are serialized in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Protocol
+
+from agentledger.core.errors import NotFound
+from agentledger.core.offload import Offloader
+from services.engine.domain.model import OutboxEvent
+from services.engine.domain.store import EngineStore
+from services.engine.domain.summary import SummaryView, summary_of
+
+MAX_BATCH = 500
+
+
+class TraceSink(Protocol):
+    """Where a task's trace goes: trace_store through its client, or in-process."""
+
+    async def append(self, task_id: str, events: Sequence[OutboxEvent]) -> list[int]: ...
+
+    async def put_summary(self, summary: SummaryView) -> None: ...
+
+    async def put_blob(self, task_id: str, data: bytes, content_type: str) -> str: ...
+
+
+class Relay:
+    def __init__(self, store: EngineStore, sink: TraceSink, offload: Offloader) -> None:
+        self._store = store
+        self.sink = sink
+        self._offload = offload
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, task_id: str) -> asyncio.Lock:
+        lock = self._locks.get(task_id)
+        if lock is None:
+            lock = self._locks[task_id] = asyncio.Lock()
+        return lock
+
+    def forget(self, task_id: str) -> None:
+        self._locks.pop(task_id, None)
+
+    async def send(
+        self,
+        task_id: str,
+        events: Sequence[OutboxEvent],
+        summary: SummaryView | None = None,
+    ) -> list[int]:
+        """Makes `events` durable in trace_store (after `summary`, when given); returns their
+        sequence numbers there."""
+        async with self._lock(task_id):
+            if summary is not None:
+                await self.sink.put_summary(summary)
+            seqs: list[int] = []
+            for i in range(0, len(events), MAX_BATCH):
+                chunk = events[i : i + MAX_BATCH]
+                try:
+                    seqs += await self.sink.append(task_id, chunk)
+                except NotFound:
+                    # trace_store has no summary yet (it was down at submit): create it.
+                    await self.sink.put_summary(await self._current_summary(task_id))
+                    seqs += await self.sink.append(task_id, chunk)
+            return seqs
+
+    async def drain(self, task_id: str, summary: SummaryView | None = None) -> int:
+        """Sends whatever the task's outbox still holds (left by a crash or a user-side
+        change), then deletes it. Returns how many events were sent."""
+        sent = 0
+        while True:
+            rows = await self._offload.read(self._store.pending_events, task_id, MAX_BATCH)
+            if not rows:
+                if summary is not None and sent == 0:
+                    async with self._lock(task_id):
+                        await self.sink.put_summary(summary)
+                return sent
+            await self.send(task_id, [e for _, e in rows], summary if sent == 0 else None)
+            await self._offload.write(self._forget, task_id, rows[0][0], rows[-1][0])
+            sent += len(rows)
+
+    def _forget(self, task_id: str, first: int, last: int) -> None:
+        with self._store.write() as tx:
+            self._store.forget_relayed(tx, task_id, first, last)
+
+    async def _current_summary(self, task_id: str) -> SummaryView:
+        task = await self._offload.read(self._store.get_task, task_id)
+        return summary_of(task, now_ns=task.updated_ns)

@@ -1,0 +1,131 @@
+"""The worker pool of one engine process: claims tasks into free slots, runs each as a
+`TaskRun`, and heart-beats the leases it holds (a lost lease stops its run at once)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from agentledger.core.loops import PeriodicLoop
+from agentledger.core.offload import Offloader
+from services.engine.domain.queue import Claim, TaskQueue
+from services.engine.domain.runner import RunnerDeps, TaskRun
+
+log = logging.getLogger("agentledger.engine.workers")
+
+
+class Heartbeat(PeriodicLoop):
+    name = "engine-heartbeat"
+
+    def __init__(self, pool: WorkerPool, interval_s: float) -> None:
+        super().__init__(interval_s)
+        self._pool = pool
+
+    async def run_once(self) -> None:
+        await self._pool.renew()
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        queue: TaskQueue,
+        deps: RunnerDeps,
+        offload: Offloader,
+        *,
+        slots: int,
+        poll_s: float,
+        lease_s: float,
+    ) -> None:
+        self._queue = queue
+        self._deps = deps
+        self._offload = offload
+        self.slots = slots
+        self._poll_s = poll_s
+        self._runs: dict[str, tuple[TaskRun, asyncio.Task[None]]] = {}
+        self._wake = asyncio.Event()
+        self._claimer: asyncio.Task[None] | None = None
+        self.heartbeat = Heartbeat(self, lease_s / 3)
+        self.started = 0
+
+    @property
+    def running(self) -> int:
+        return len(self._runs)
+
+    def wake(self) -> None:
+        """Look for work now (a task was just queued in this process)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._claimer = asyncio.get_running_loop().create_task(self._claim_forever())
+        self.heartbeat.start()
+
+    async def stop(self) -> None:
+        """Stops claiming and abandons the runs in flight: their leases lapse and another
+        worker resumes them from their last checkpoint (a restart is a crash, made safe)."""
+        if self._claimer is not None:
+            self._claimer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._claimer
+        await self.heartbeat.stop()
+        runs = [t for _, t in self._runs.values()]
+        for t in runs:
+            t.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+        self._runs.clear()
+
+    async def claim_once(self) -> list[Claim]:
+        free = self.slots - len(self._runs)
+        if free <= 0:
+            return []
+        claims = await self._offload.write(self._queue.claim, free)
+        for c in claims:
+            self._start_run(c)
+        return claims
+
+    async def renew(self) -> None:
+        held = [(task_id, run.fence) for task_id, (run, _) in self._runs.items()]
+        for r in await self._offload.write(self._queue.renew, held):
+            entry = self._runs.get(r.task_id)
+            if entry is None:
+                continue
+            if not r.held:
+                entry[0].on_lease_lost()
+            else:
+                entry[0].on_control(r.control)
+
+    def control(self, task_id: str) -> TaskRun | None:
+        entry = self._runs.get(task_id)
+        return entry[0] if entry else None
+
+    def _start_run(self, claim: Claim) -> None:
+        run = TaskRun(self._deps, claim)
+        task = asyncio.get_running_loop().create_task(self._run(run), name=f"run {claim.task_id}")
+        self._runs[claim.task_id] = (run, task)
+        self.started += 1
+
+    async def _run(self, run: TaskRun) -> None:
+        try:
+            await run.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The task stays RUNNING under a lease that will lapse: another round (here or on
+            # another worker) resumes it from its checkpoints.
+            log.exception("run of %s failed; it will be resumed when its lease lapses", run.task_id)
+        finally:
+            self._runs.pop(run.task_id, None)
+            self._wake.set()
+
+    async def _claim_forever(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                claims = await self.claim_once()
+            except Exception:
+                log.exception("claiming tasks failed; trying again")
+                claims = []
+            if claims and len(self._runs) < self.slots:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_s)

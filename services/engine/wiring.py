@@ -1,0 +1,128 @@
+"""Builds the engine from settings: database and migrations, plans and selection rules, agents,
+governance, the trace relay, the queue and its worker pool."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from agentledger.core.clock import Clock, SystemClock
+from agentledger.core.db import create_db_engine, is_sqlite, migrate
+from agentledger.core.offload import Offloader
+from services.engine.domain.agents.registry import AgentRegistry
+from services.engine.domain.governance import GovernanceEngine
+from services.engine.domain.plan_catalog import PlanCatalog
+from services.engine.domain.plan_selection import SelectionRules
+from services.engine.domain.queue import QueueLimits, TaskQueue
+from services.engine.domain.ratelimit import TokenBuckets
+from services.engine.domain.relay import Relay, TraceSink
+from services.engine.domain.runner import RunnerDeps
+from services.engine.domain.service import EngineService, PlanResolver
+from services.engine.domain.state_manager import StateManager
+from services.engine.domain.store import EngineStore
+from services.engine.domain.system_trace import SystemTraceWriter
+from services.engine.domain.workers import WorkerPool
+from services.engine.settings import EngineSettings
+from services.engine.trace_sink import GrpcTraceSink
+from services.trace_store.client import TraceStoreClient
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class Built:
+    service: EngineService
+    pool: WorkerPool
+    queue: TaskQueue
+    store: EngineStore
+    registry: AgentRegistry
+    engine: Engine
+    offload: Offloader
+    client: TraceStoreClient | None
+
+    async def close(self) -> None:
+        await self.pool.stop()
+        if self.client is not None:
+            await self.client.close()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.offload.shutdown)
+        await loop.run_in_executor(None, self.engine.dispose)
+
+
+def build(
+    settings: EngineSettings,
+    *,
+    clock: Clock | None = None,
+    sink: TraceSink | None = None,
+    registry: AgentRegistry | None = None,
+    start_workers: bool = True,
+) -> Built:
+    """Call from inside the running event loop. `sink` replaces the gRPC trace_store client
+    (a co-located store); `start_workers=False` leaves claiming to the caller (tests)."""
+    clock = clock or SystemClock()
+    db = create_db_engine(
+        settings.db_url, pool_size=settings.workers + 4, schema=settings.db_schema or None
+    )
+    migrate(db, "engine", MIGRATIONS)
+    sqlite = is_sqlite(db)
+    offload = Offloader(readers=4, writers=1 if sqlite else 4, name="engine")
+    store = EngineStore(db)
+    states = StateManager()
+    registry = registry or AgentRegistry(settings.agents)
+    kinds = registry.kinds()
+    catalog = PlanCatalog.from_folders(list(settings.plan_dirs), kinds)
+    rules = SelectionRules.load_file(settings.selection_rules)
+    rules.check_plans(catalog)
+    client = None
+    if sink is None:
+        client = TraceStoreClient(settings.trace_store_target)
+        sink = GrpcTraceSink(client)
+    relay = Relay(store, sink, offload)
+    deps = RunnerDeps(
+        store=store,
+        states=states,
+        plans=PlanResolver(store, offload, kinds),
+        agents=registry,
+        governance=GovernanceEngine(),
+        relay=relay,
+        offload=offload,
+        clock=clock,
+        limits=TokenBuckets(settings.rate_limits, time.monotonic_ns),
+        tasks_dir=settings.tasks_dir,
+        system_trace=SystemTraceWriter(settings.tasks_dir, sink, store, offload),
+        summary_every_s=settings.summary_every_s,
+    )
+    queue = TaskQueue(
+        store,
+        states,
+        clock,
+        worker_id=settings.worker_id,
+        lease_s=settings.lease_s,
+        limits=QueueLimits(settings.max_running, settings.max_per_owner),
+    )
+    pool = WorkerPool(
+        queue,
+        deps,
+        offload,
+        slots=settings.workers,
+        poll_s=settings.poll_s,
+        lease_s=settings.lease_s,
+    )
+    service = EngineService(
+        store=store,
+        states=states,
+        catalog=catalog,
+        rules=rules,
+        relay=relay,
+        offload=offload,
+        clock=clock,
+        known_agents=kinds,
+        pool=pool,
+    )
+    if start_workers:
+        pool.start()
+    return Built(service, pool, queue, store, registry, db, offload, client)
