@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agentledger.cli import trace, up
+from agentledger.cli import tasks, trace, up
 from agentledger.core.errors import AgentLedgerError
 
 
@@ -13,6 +13,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentledger", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up.register(commands)
+    tasks.register(commands)
     trace.register(commands)
     return parser
 

@@ -38,6 +38,7 @@ SERVICES = (
     ServiceSpec(
         "trace_store", "services.trace_store", "AGENTLEDGER_TRACE_STORE_LISTEN", "127.0.0.1:50051"
     ),
+    ServiceSpec("engine", "services.engine", "AGENTLEDGER_ENGINE_LISTEN", "127.0.0.1:50052"),
 )
 
 
@@ -120,6 +121,13 @@ def run(args: argparse.Namespace) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "AGENTLEDGER_DATA_DIR": str(data_dir)}
     env.setdefault("AGENTLEDGER_LOG_FORMAT", "text")
+    # Each service finds the others at AGENTLEDGER_<NAME>_ADDR, as in the Kubernetes manifests.
+    for spec in SERVICES:
+        env.setdefault(f"AGENTLEDGER_{spec.name.upper()}_ADDR", _listen(spec))
+    # The example plans ship in the repository, beside this package.
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    if examples.is_dir():
+        env.setdefault("AGENTLEDGER_ENGINE_PLAN_DIRS", str(examples))
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -171,16 +179,15 @@ def _banner(running: list[Running], data_dir: Path) -> None:
     print("\nAgentLedger is up.", flush=False)
     for r in running:
         print(f"  {r.spec.name:<12} grpc://{r.address}   (health: grpc.health.v1, reflection on)")
-    trace_store = next(r.address for r in running if r.spec.name == "trace_store")
     print(f"  data         {data_dir}")
     print(
-        "\nTry it from another terminal (the engine, which runs tasks, comes next; until then you\n"
-        "record a task's trace by hand):\n"
-        f"  agentledger trace --target {trace_store} put-task demo-1 --owner me --state RUNNING\n"
-        f"  agentledger trace --target {trace_store} follow demo-1        # live, until the task ends\n"
-        f'  agentledger trace --target {trace_store} append demo-1 node.completed \'{{"node": "n1"}}\'\n'
-        f"  agentledger trace --target {trace_store} put-task demo-1 --owner me --state COMPLETED\n"
-        f"  agentledger trace --target {trace_store} tasks\n"
+        "\nTry it from another terminal (.venv/bin/agentledger, or `source .venv/bin/activate`):\n"
+        "  agentledger plans                                  # the plans you can run\n"
+        "  agentledger submit build-verify --follow           # build and test a program, live\n"
+        "  agentledger submit data-cleanup --follow           # finds bad rows and asks you\n"
+        "  agentledger resume TASK_ID --input drop_invalid=true --follow\n"
+        "  agentledger tasks                                  # what ran, newest first\n"
+        "  agentledger task TASK_ID                           # one task and its nodes\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )

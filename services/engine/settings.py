@@ -53,7 +53,7 @@ class EngineSettings:
                 env.text("AGENTLEDGER_DB_URL", sqlite_url(common.data_dir, "engine")),
             ),
             db_schema=env.text("AGENTLEDGER_ENGINE_DB_SCHEMA", ""),
-            trace_store_target=env.text("AGENTLEDGER_TRACE_STORE_TARGET", "127.0.0.1:50051"),
+            trace_store_target=env.text("AGENTLEDGER_TRACE_STORE_ADDR", "127.0.0.1:50051"),
             plan_dirs=(BUILTIN_PLANS_DIR, *extra),
             selection_rules=Path(
                 env.text("AGENTLEDGER_ENGINE_SELECTION_RULES", str(BUILTIN_RULES_PATH))

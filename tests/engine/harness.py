@@ -26,7 +26,7 @@ def engine_settings(
 ) -> EngineSettings:
     env = {
         "AGENTLEDGER_DATA_DIR": str(tmp_path),
-        "AGENTLEDGER_TRACE_STORE_TARGET": store.target,
+        "AGENTLEDGER_TRACE_STORE_ADDR": store.target,
         "AGENTLEDGER_ENGINE_PLAN_DIRS": str(PLANS),
         "AGENTLEDGER_ENGINE_WORKERS": "4",
         "AGENTLEDGER_ENGINE_POLL_SECONDS": "0.05",

@@ -51,24 +51,35 @@ class Relay:
         task_id: str,
         events: Sequence[OutboxEvent],
         summary: SummaryView | None = None,
+        *,
+        new_task: bool = False,
     ) -> list[int]:
-        """Makes `events` durable in trace_store (after `summary`, when given); returns their
-        sequence numbers there."""
+        """Makes `events` durable in trace_store, then `summary` when given (before them for a
+        `new_task`, which trace_store does not know yet); returns the events' sequence numbers
+        there."""
         async with self._lock(task_id):
-            if summary is not None:
+            if new_task and summary is not None:
                 await self.sink.put_summary(summary)
+                summary = None
             seqs: list[int] = []
             for i in range(0, len(events), MAX_BATCH):
                 chunk = events[i : i + MAX_BATCH]
                 try:
                     seqs += await self.sink.append(task_id, chunk)
                 except NotFound:
-                    # trace_store has no summary yet (it was down at submit): create it.
-                    await self.sink.put_summary(await self._current_summary(task_id))
+                    # trace_store has no summary yet (a new task, or it was down at submit).
+                    await self.sink.put_summary(summary or await self._current_summary(task_id))
+                    summary = None
                     seqs += await self.sink.append(task_id, chunk)
+            # The summary goes after the events it describes: a follower that sees a terminal
+            # state in the summary must find every event already there.
+            if summary is not None:
+                await self.sink.put_summary(summary)
             return seqs
 
-    async def drain(self, task_id: str, summary: SummaryView | None = None) -> int:
+    async def drain(
+        self, task_id: str, summary: SummaryView | None = None, *, new_task: bool = False
+    ) -> int:
         """Sends whatever the task's outbox still holds (left by a crash or a user-side
         change), then deletes it. Returns how many events were sent."""
         sent = 0
@@ -79,7 +90,12 @@ class Relay:
                     async with self._lock(task_id):
                         await self.sink.put_summary(summary)
                 return sent
-            await self.send(task_id, [e for _, e in rows], summary if sent == 0 else None)
+            await self.send(
+                task_id,
+                [e for _, e in rows],
+                summary if sent == 0 else None,
+                new_task=new_task and sent == 0,
+            )
             await self._offload.write(self._forget, task_id, rows[0][0], rows[-1][0])
             sent += len(rows)
 

@@ -161,7 +161,7 @@ class EngineService:
             human_input={},
         )
         await self._offload.write(self._insert, task, plan, text)
-        await self._publish(task.task_id)
+        await self._publish(task.task_id, new_task=True)
         if self.pool is not None:
             self.pool.wake()
         return await self._offload.read(self.store.get_task, task.task_id)
@@ -220,12 +220,14 @@ class EngineService:
             )
             self.store.record(tx, task.task_id, None, [created, queued], now)
 
-    async def _publish(self, task_id: str) -> None:
+    async def _publish(self, task_id: str, *, new_task: bool = False) -> None:
         """Relays what a user-side change wrote; if trace_store is down the worker that runs
         the task relays it later, so the change itself stands."""
         task = await self._offload.read(self.store.get_task, task_id)
         try:
-            await self._relay.drain(task_id, summary_of(task, now_ns=self._clock.now_ns()))
+            await self._relay.drain(
+                task_id, summary_of(task, now_ns=self._clock.now_ns()), new_task=new_task
+            )
         except AgentLedgerError as exc:
             log.warning("could not relay events of %s to trace_store yet: %s", task_id, exc)
 
