@@ -191,7 +191,7 @@ class EngineService:
                     f"plan {plan.ref} was stored earlier with different content (digest"
                     f" {stored[:12]}, now {plan.digest[:12]}); raise its version"
                 )
-            self.store.insert_task(tx, task)
+            self._states.create(tx, task)
             created = OutboxEvent(
                 new_event_id(),
                 "task.created",

@@ -22,9 +22,11 @@ from services.engine.domain.model import (
     Fence,
     LeaseLost,
     OutboxEvent,
+    TaskRecord,
     Transition,
 )
 from services.engine.domain.states import State, check_transition, parse_state
+from services.engine.domain.store import TASK_COLUMNS, dumps
 
 # Columns a transition may set along with the state (what the new state means).
 TRANSITION_COLUMNS = frozenset(
@@ -51,6 +53,54 @@ TRANSITION_COLUMNS = frozenset(
 
 
 class StateManager:
+    @staticmethod
+    def create(tx: Driver, t: TaskRecord) -> None:
+        """Inserts a new task in CREATED; its first transition follows in the same transaction."""
+        tx.execute(
+            f"INSERT INTO en_tasks ({TASK_COLUMNS}) VALUES ({', '.join('?' * 39)})",
+            (
+                t.task_id,
+                t.owner,
+                t.tenant,
+                t.goal,
+                t.mode,
+                dumps(t.inputs),
+                t.budget.tokens,
+                t.budget.usd,
+                t.budget.seconds,
+                t.plan_id,
+                t.plan_version,
+                t.plan_rule,
+                dumps(t.plan_evidence),
+                State.CREATED.value,
+                0,
+                "",
+                "",
+                "",
+                "",
+                0,
+                0,
+                t.priority,
+                t.available_ns,
+                t.created_ns,
+                t.updated_ns,
+                0,
+                0,
+                0.0,
+                0,
+                0,
+                0.0,
+                0.0,
+                0,
+                0,
+                "",
+                "",
+                "{}",
+                "",
+                "{}",
+            ),
+        )
+
     def transition(
         self,
         tx: Driver,

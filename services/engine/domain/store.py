@@ -164,53 +164,6 @@ class EngineStore:
     # ------------------------------------------------------------------ tasks
 
     @staticmethod
-    def insert_task(tx: Driver, t: TaskRecord) -> None:
-        tx.execute(
-            f"INSERT INTO en_tasks ({TASK_COLUMNS}) VALUES ({', '.join('?' * 39)})",
-            (
-                t.task_id,
-                t.owner,
-                t.tenant,
-                t.goal,
-                t.mode,
-                dumps(t.inputs),
-                t.budget.tokens,
-                t.budget.usd,
-                t.budget.seconds,
-                t.plan_id,
-                t.plan_version,
-                t.plan_rule,
-                dumps(t.plan_evidence),
-                State.CREATED.value,
-                0,
-                "",
-                "",
-                "",
-                "",
-                0,
-                0,
-                t.priority,
-                t.available_ns,
-                t.created_ns,
-                t.updated_ns,
-                0,
-                0,
-                0.0,
-                0,
-                0,
-                0.0,
-                0.0,
-                0,
-                0,
-                "",
-                "",
-                "{}",
-                "",
-                "{}",
-            ),
-        )
-
-    @staticmethod
     def load_task(tx: Driver, task_id: str) -> TaskRecord:
         row = tx.execute(
             f"SELECT {TASK_COLUMNS} FROM en_tasks WHERE task_id = ?", (task_id,)
