@@ -52,3 +52,16 @@ async def slow(ctx: AgentContext) -> dict[str, Any]:
     _log(ctx)
     await asyncio.sleep(float(ctx.config.get("seconds", 10)))
     return {}
+
+
+def spend(ctx: AgentContext) -> AgentResult:
+    from services.engine.domain.agents.base import Usage
+
+    _log(ctx)
+    tokens = int(ctx.config["tokens"])
+    return AgentResult(output={"spent": tokens}, usage=Usage(tokens_in=tokens, usd=tokens / 1e4))
+
+
+def claim(ctx: AgentContext) -> AgentResult:
+    _log(ctx)
+    return AgentResult(output={}, claims={"status": ctx.config["value"]})

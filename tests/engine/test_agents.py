@@ -25,7 +25,6 @@ from services.engine.domain.agents.base import (
     AgentResult,
     CostIssue,
     DataIssue,
-    ExecutionIssue,
     RemainingBudget,
     SpecIssue,
     ToolIssue,
@@ -116,7 +115,8 @@ async def test_python_failures(harness: Harness) -> None:
     with pytest.raises(DataIssue) as passed:
         await agent.execute(harness.context({"callable": f"{HERE}:raises_data_issue"}), "t-1")
     assert passed.value.signals == {"rows": 0}
-    with pytest.raises(ExecutionIssue) as wrapped:
+    # Any other exception is classified: a ValueError (bad input) is a data issue.
+    with pytest.raises(DataIssue) as wrapped:
         await agent.execute(harness.context({"callable": f"{HERE}:raises_value_error"}), "t-1")
     assert wrapped.value.signals == {"exception_type": "ValueError", "message": "bad row 3"}
 

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from services.engine.domain.agents.base import AgentFailure, Failure
+from services.engine.domain.agents.base import (
+    AgentFailure,
+    CostIssue,
+    DataIssue,
+    ExecutionIssue,
+    Failure,
+    SpecIssue,
+    ToolIssue,
+)
+
+FAILURE_CLASSES: dict[str, type[AgentFailure]] = {
+    c.kind: c for c in (DataIssue, ExecutionIssue, CostIssue, SpecIssue, ToolIssue)
+}
 
 # TimeoutError is handled before this table: it gets a fixed message. UnicodeDecodeError and
 # json.JSONDecodeError need no rows of their own: they are ValueErrors.
@@ -39,3 +51,9 @@ def classify_exception(exc: BaseException) -> Failure:
         if isinstance(exc, exc_type):
             return Failure(kind, text, signals)
     return Failure("execution_issue", text, signals)
+
+
+def as_agent_failure(exc: BaseException, message: str) -> AgentFailure:
+    """`exc` classified by the table above, as the AgentFailure of its kind, with `message`."""
+    failure = classify_exception(exc)
+    return FAILURE_CLASSES[failure.kind](message, signals=failure.signals)

@@ -86,6 +86,7 @@ class Stop:
     reason: str
     failure_type: str = ""
     pending: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "governance"  # or "user": a control request
 
 
 class TaskRun:
@@ -105,7 +106,7 @@ class TaskRun:
 
     # Called by the worker pool's heartbeat.
     def on_control(self, control: Control) -> None:
-        if control.action and control != self._control:
+        if control != self._control:
             self._control = control
             self._wake.set()
 
@@ -152,10 +153,7 @@ class TaskRun:
             if self.lost:
                 return
             events, writes, usage, degrades, stop = self._absorb(outcomes, stop)
-            if stop is None and self._control.action in ("cancel", "pause"):
-                c = self._control
-                stop = Stop(c.action, c.actor, c.reason or f"{c.action} requested")
-                events.append(self._event("task.control_applied", {"action": c.action}, c.actor))
+            stop = self._apply_control(stop, events)
             launch: list[NodeRun] = []
             if stop is None:
                 launch, degrades_now, stop = self._starts(events, usage)
@@ -254,6 +252,21 @@ class TaskRun:
                 stop = Stop("fail", "governance", decision.reason, failure_type=failure_type)
         self.degrades += degrades
         return events, writes, usage, degrades, stop
+
+    def _apply_control(self, stop: Stop | None, events: list[OutboxEvent]) -> Stop | None:
+        """A user's pause or cancel request becomes the run's stop; cancel overrides a pause
+        in progress, and a resume that withdrew a pending pause lets the run go on."""
+        c = self._control
+        if c.action == "cancel" and (stop is None or stop.kind in ("pause", "wait_input")):
+            events.append(self._event("task.control_applied", {"action": "cancel"}, c.actor))
+            return Stop("cancel", c.actor, c.reason or "cancel requested", source="user")
+        if c.action == "pause" and stop is None:
+            events.append(self._event("task.control_applied", {"action": "pause"}, c.actor))
+            return Stop("pause", c.actor, c.reason or "pause requested", source="user")
+        if not c.action and stop is not None and stop.kind == "pause" and stop.source == "user":
+            events.append(self._event("task.control_withdrawn", {"action": "pause"}, c.actor))
+            return None
+        return stop
 
     def _starts(
         self, events: list[OutboxEvent], usage: Usage

@@ -12,9 +12,9 @@ from services.engine.domain.agents.base import (
     AgentContext,
     AgentFailure,
     AgentResult,
-    ExecutionIssue,
     SpecIssue,
 )
+from services.engine.domain.failures import as_agent_failure
 
 
 def import_object(path: str) -> Any:
@@ -69,10 +69,8 @@ class PythonAgent:
         except AgentFailure:
             raise
         except Exception as exc:
-            raise ExecutionIssue(
-                f"{path} raised {type(exc).__name__}: {exc}",
-                signals={"exception_type": type(exc).__name__, "message": str(exc)},
-            ) from exc
+            # Classified like any exception (a ValueError parsing inputs is a data issue).
+            raise as_agent_failure(exc, f"{path} raised {type(exc).__name__}: {exc}") from exc
         return _as_result(value, path)
 
 
