@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
 
 from agentledger.core.server import run_until_signalled
 from agentledger.core.settings import CommonSettings
+from services.engine.settings import EngineSettings
 from services.trace_store.settings import TraceStoreSettings
 
 K8S = Path(__file__).resolve().parents[1] / "deploy" / "k8s"
@@ -20,6 +23,37 @@ NAMESPACE = "agentledger"
 PLACEHOLDER = "CHANGE_ME"
 PREFIX = "AGENTLEDGER_"
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
+# What the kubelet puts in a fieldRef variable; a plausible value for each field used.
+FIELD_VALUES = {"metadata.name": "engine-7d4b9c6f8-x2k9q"}
+
+
+@dataclass(frozen=True)
+class Svc:
+    """One service of the base: its Deployment, Service, PDB and container share `name`."""
+
+    name: str
+    settings: type[Any]  # a settings class with from_env(environ)
+    module: str  # what `python -m` runs
+    port: int
+    listen_var: str  # read by the settings; proves the recording works
+
+    def read(self, environ: Mapping[str, str]) -> Any:
+        return self.settings.from_env(environ)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+TRACE_STORE = Svc(
+    "trace-store",
+    TraceStoreSettings,
+    "services.trace_store",
+    50051,
+    "AGENTLEDGER_TRACE_STORE_LISTEN",
+)
+ENGINE = Svc("engine", EngineSettings, "services.engine", 50052, "AGENTLEDGER_ENGINE_LISTEN")
+SERVICES = [TRACE_STORE, ENGINE]
+each_service = pytest.mark.parametrize("svc", SERVICES, ids=str)
 
 
 class RecordingEnv(dict[str, str]):
@@ -64,15 +98,24 @@ def _one(kind: str, name: str) -> dict[str, Any]:
     return found[0]
 
 
-def _deployment() -> dict[str, Any]:
-    return _one("Deployment", "trace-store")
+def _deployment(svc: Svc) -> dict[str, Any]:
+    return _one("Deployment", svc.name)
 
 
-def _container() -> dict[str, Any]:
-    containers = _deployment()["spec"]["template"]["spec"]["containers"]
-    found: list[dict[str, Any]] = [c for c in containers if c["name"] == "trace-store"]
+def _pod(svc: Svc) -> dict[str, Any]:
+    pod: dict[str, Any] = _deployment(svc)["spec"]["template"]["spec"]
+    return pod
+
+
+def _container(svc: Svc) -> dict[str, Any]:
+    containers = _pod(svc)["containers"]
+    found: list[dict[str, Any]] = [c for c in containers if c["name"] == svc.name]
     assert len(found) == 1
     return found[0]
+
+
+def _settings(svc: Svc) -> Any:
+    return svc.read(_container_env(_container(svc)))
 
 
 def _secret_values(name: str) -> dict[str, str]:
@@ -98,6 +141,11 @@ def _container_env(container: dict[str, Any]) -> dict[str, str]:
             env[var["name"]] = str(var["value"])
             continue
         ref = var["valueFrom"]
+        if "fieldRef" in ref:
+            path = ref["fieldRef"]["fieldPath"]
+            assert path in FIELD_VALUES, f"{var['name']}: no test value for fieldRef {path}"
+            env[var["name"]] = FIELD_VALUES[path]
+            continue
         if "secretKeyRef" in ref:
             values = _secret_values(ref["secretKeyRef"]["name"])
             key = ref["secretKeyRef"]["key"]
@@ -109,7 +157,7 @@ def _container_env(container: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def _asked(read: Any) -> set[str]:
+def _asked(read: Callable[[Mapping[str, str]], object]) -> set[str]:
     environ = RecordingEnv()
     read(environ)
     return environ.asked
@@ -144,12 +192,13 @@ def test_kustomization_lists_exactly_the_files_present() -> None:
     assert set(listed) == present
 
 
-def test_trace_store_sets_only_variables_the_settings_read() -> None:
-    read = _asked(TraceStoreSettings.from_env)
-    assert "AGENTLEDGER_TRACE_STORE_LISTEN" in read  # the recording itself works
-    env = _container_env(_container())
+@each_service
+def test_sets_only_variables_the_settings_read(svc: Svc) -> None:
+    read = _asked(svc.read)
+    assert svc.listen_var in read  # the recording itself works
+    env = _container_env(_container(svc))
     unknown = {name for name in env if name.startswith(PREFIX)} - read
-    assert not unknown, f"set in the manifest but never read by TraceStoreSettings: {unknown}"
+    assert not unknown, f"set in the manifest but never read by {svc.settings.__name__}: {unknown}"
 
 
 def test_configmap_holds_only_common_settings() -> None:
@@ -160,28 +209,64 @@ def test_configmap_holds_only_common_settings() -> None:
     assert config["AGENTLEDGER_LOG_LEVEL"] == "INFO"
 
 
-def test_settings_accept_the_manifest_environment() -> None:
-    settings = TraceStoreSettings.from_env(_container_env(_container()))
-    assert settings.listen == "0.0.0.0:50051"
-    assert settings.blob_backend == "database"  # shared by every replica
+@each_service
+def test_settings_accept_the_manifest_environment(svc: Svc) -> None:
+    settings = _settings(svc)
+    assert settings.listen == f"0.0.0.0:{svc.port}"
     assert settings.db_url.startswith("postgresql://")
     assert settings.common.log_format == "json"
     assert settings.common.log_level == "INFO"
 
 
-def test_command_runs_the_trace_store_module() -> None:
-    command = _container()["command"]
-    assert command == ["python", "-m", "services.trace_store"]
-    assert importlib.util.find_spec("services.trace_store.__main__") is not None
+def test_trace_store_settings() -> None:
+    assert _settings(TRACE_STORE).blob_backend == "database"  # shared by every replica
 
 
-def test_listen_port_matches_container_service_and_probes() -> None:
-    container = _container()
-    listen = TraceStoreSettings.from_env(_container_env(container)).listen
+def test_engine_settings() -> None:
+    settings = _settings(ENGINE)
+    # Leases name the pod that holds them.
+    assert settings.worker_id == FIELD_VALUES["metadata.name"]
+    names = {v["name"]: v for v in _container(ENGINE)["env"]}
+    assert names["AGENTLEDGER_ENGINE_WORKER_ID"]["valueFrom"]["fieldRef"] == {
+        "fieldPath": "metadata.name"
+    }
+    assert settings.lease_s == 30.0
+    # The engine reaches the TraceStore through its Service, on the Service's port.
+    host, port = settings.trace_store_target.rsplit(":", 1)
+    service, namespace, *rest = host.split(".")
+    assert (service, namespace, rest) == ("trace-store", NAMESPACE, ["svc"])
+    (service_port,) = _one("Service", service)["spec"]["ports"]
+    assert int(port) == service_port["port"] == TRACE_STORE.port
+
+
+def test_engine_tasks_dir_is_a_writable_volume() -> None:
+    tasks_dir = PurePosixPath(_settings(ENGINE).tasks_dir)
+    assert tasks_dir.is_absolute()
+    mounts = {PurePosixPath(m["mountPath"]): m for m in _container(ENGINE)["volumeMounts"]}
+    volumes = {v["name"]: v for v in _pod(ENGINE)["volumes"]}
+    holding = [m for path, m in mounts.items() if path == tasks_dir or path in tasks_dir.parents]
+    assert len(holding) == 1, f"{tasks_dir} is not on a mounted volume"
+    assert not holding[0].get("readOnly", False)
+    # A per-pod working copy: system_trace.json and artifacts are also TraceStore blobs.
+    assert "emptyDir" in volumes[holding[0]["name"]]
+
+
+@each_service
+def test_command_runs_the_module(svc: Svc) -> None:
+    command = _container(svc)["command"]
+    assert command == ["python", "-m", svc.module]
+    assert importlib.util.find_spec(f"{svc.module}.__main__") is not None
+
+
+@each_service
+def test_listen_port_matches_container_service_and_probes(svc: Svc) -> None:
+    container = _container(svc)
+    listen = _settings(svc).listen
     port = int(listen.rsplit(":", 1)[1])
+    assert port == svc.port
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"grpc": port}
-    service = _one("Service", "trace-store")
+    service = _one("Service", svc.name)
     assert service["spec"].get("type", "ClusterIP") == "ClusterIP"
     (service_port,) = service["spec"]["ports"]
     assert service_port["port"] == port
@@ -191,41 +276,69 @@ def test_listen_port_matches_container_service_and_probes() -> None:
         assert container[probe]["grpc"]["port"] == port, probe
 
 
-def test_probes_use_grpc() -> None:
-    container = _container()
+def test_service_ports_are_distinct() -> None:
+    ports = [svc.port for svc in SERVICES]
+    assert len(ports) == len(set(ports))
+
+
+@each_service
+def test_probes_use_grpc(svc: Svc) -> None:
+    container = _container(svc)
     for probe in PROBES:
         handlers = set(container[probe]) & {"grpc", "httpGet", "tcpSocket", "exec"}
         assert handlers == {"grpc"}, f"{probe} uses {handlers}"
 
 
-def test_trace_store_is_replicated_and_protected_from_drains() -> None:
-    deployment = _deployment()
+@each_service
+def test_replicated_spread_and_protected_from_drains(svc: Svc) -> None:
+    deployment = _deployment(svc)
     assert deployment["spec"]["replicas"] >= 2
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
-    assert _one("Service", "trace-store")["spec"]["selector"].items() <= pod_labels.items()
-    pdb = _one("PodDisruptionBudget", "trace-store")
+    assert _one("Service", svc.name)["spec"]["selector"].items() <= pod_labels.items()
+    pdb = _one("PodDisruptionBudget", svc.name)
     assert pdb["spec"]["minAvailable"] == 1
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    (spread,) = _pod(svc)["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert spread["labelSelector"]["matchLabels"].items() <= pod_labels.items()
+    # Selectors must not reach the other services' pods.
+    for other in SERVICES:
+        if other != svc:
+            other_labels = _deployment(other)["spec"]["template"]["metadata"]["labels"]
+            assert not pdb["spec"]["selector"]["matchLabels"].items() <= other_labels.items()
 
 
-def test_termination_grace_outlasts_the_service_grace() -> None:
+@each_service
+def test_termination_grace_outlasts_the_service_grace(svc: Svc) -> None:
     grace = inspect.signature(run_until_signalled).parameters["grace"].default
-    pod = _deployment()["spec"]["template"]["spec"]
-    pre_stop = _container().get("lifecycle", {}).get("preStop", {}).get("sleep", {})
+    pod = _pod(svc)
+    pre_stop = _container(svc).get("lifecycle", {}).get("preStop", {}).get("sleep", {})
     assert pod["terminationGracePeriodSeconds"] > grace + pre_stop.get("seconds", 0)
 
 
-def test_trace_store_runs_locked_down() -> None:
-    pod = _deployment()["spec"]["template"]["spec"]
-    container = _container()
+def test_engine_abandons_runs_to_lapsing_leases() -> None:
+    # The pod's grace does not have to outlast a lease: on SIGTERM the pool abandons its runs
+    # (WorkerPool.stop) rather than draining them, and their leases lapse after lease_s. A grace
+    # longer than the shutdown plus one lease would only hold a pod that does no more work.
+    grace = inspect.signature(run_until_signalled).parameters["grace"].default
+    pre_stop = _container(ENGINE)["lifecycle"]["preStop"]["sleep"]["seconds"]
+    termination = _pod(ENGINE)["terminationGracePeriodSeconds"]
+    assert grace + pre_stop < termination <= grace + pre_stop + _settings(ENGINE).lease_s
+
+
+@each_service
+def test_runs_locked_down(svc: Svc) -> None:
+    pod = _pod(svc)
+    container = _container(svc)
     assert pod["securityContext"]["runAsNonRoot"] is True
     context = container["securityContext"]
     assert context.get("runAsNonRoot", True) is True
     assert context["readOnlyRootFilesystem"] is True
     assert context["allowPrivilegeEscalation"] is False
     assert context["capabilities"]["drop"] == ["ALL"]
-    # Blob uploads spool to temporary files: /tmp must stay writable.
+    # TraceStore blob uploads spool to temporary files, engine commands write temporary
+    # files: /tmp must stay writable.
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert "emptyDir" in volumes[mounts["/tmp"]]
@@ -237,19 +350,20 @@ def test_db_secret_is_a_template_with_placeholders_only() -> None:
     secret = _one("Secret", "agentledger-db")
     assert "data" not in secret, "base64 data would hide real values: use stringData"
     values = _secret_values("agentledger-db")
-    url = urlsplit(values["AGENTLEDGER_TRACE_STORE_DB_URL"])
-    assert url.password == PLACEHOLDER
+    for key in ("AGENTLEDGER_TRACE_STORE_DB_URL", "AGENTLEDGER_ENGINE_DB_URL"):
+        url = urlsplit(values[key])
+        assert url.password == PLACEHOLDER, key
+        # The bundled PostgreSQL is initialized from the same Secret: the URL must agree.
+        assert url.username == values["POSTGRES_USER"], key
+        assert url.password == values["POSTGRES_PASSWORD"], key
+        assert url.path == "/" + values["POSTGRES_DB"], key
+        assert (url.hostname, url.port) == ("postgres", 5432), key
     for key, value in values.items():
         if any(word in key for word in ("PASSWORD", "TOKEN", "SECRET", "KEY")):
             assert value == PLACEHOLDER, key
         parsed = urlsplit(value)
         if parsed.scheme and parsed.password is not None:
             assert parsed.password == PLACEHOLDER, key
-    # The bundled PostgreSQL is initialized from the same Secret: the URL must agree with it.
-    assert url.username == values["POSTGRES_USER"]
-    assert url.password == values["POSTGRES_PASSWORD"]
-    assert url.path == "/" + values["POSTGRES_DB"]
-    assert (url.hostname, url.port) == ("postgres", 5432)
 
 
 def test_bundled_postgres() -> None:

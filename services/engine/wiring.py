@@ -82,10 +82,11 @@ def build(
         client = TraceStoreClient(settings.trace_store_target)
         sink = GrpcTraceSink(client)
     relay = Relay(store, sink, offload)
+    plans = PlanResolver(store, offload, kinds)
     deps = RunnerDeps(
         store=store,
         states=states,
-        plans=PlanResolver(store, offload, kinds),
+        plans=plans,
         agents=registry,
         governance=GovernanceEngine(),
         relay=relay,
@@ -122,6 +123,7 @@ def build(
         clock=clock,
         known_agents=kinds,
         pool=pool,
+        plans=plans,
     )
     if start_workers:
         pool.start()

@@ -32,6 +32,8 @@ def engine_settings(
         "AGENTLEDGER_ENGINE_POLL_SECONDS": "0.05",
         "AGENTLEDGER_ENGINE_SUMMARY_SECONDS": "0",
         "AGENTLEDGER_ENGINE_WORKER_ID": "w1",
+        # Short, so a run that dies in a test is resumed within a couple of seconds.
+        "AGENTLEDGER_ENGINE_LEASE_SECONDS": "2",
         "AGENTLEDGER_ENGINE_DB_URL": (
             database.url if database.kind == "postgresql" else f"sqlite:///{tmp_path}/engine.db"
         ),

@@ -206,9 +206,8 @@ async def execute_node(
         }
     refs = {a.sha256: a for a in (*artifacts.written, *result.artifacts)}
     if refs:
-        output.setdefault(
-            "artifacts", [{"name": a.name, "sha256": a.sha256} for a in refs.values()]
-        )
+        # The engine owns this key: downstream nodes and the system trace read it.
+        output["artifacts"] = [{"name": a.name, "sha256": a.sha256} for a in refs.values()]
     return NodeOutcome(
         node_id=run.node.id,
         phase=run.node.phase,

@@ -8,16 +8,22 @@ or by two writers) is harmless. A task's sends are serialized in this process.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Protocol
+import functools
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, TypeVar
 
-from agentledger.core.errors import NotFound
+from agentledger.core.errors import Conflict, DeadlineExceeded, NotFound, Unavailable
 from agentledger.core.offload import Offloader
 from services.engine.domain.model import OutboxEvent
 from services.engine.domain.store import EngineStore
 from services.engine.domain.summary import SummaryView, summary_of
 
 MAX_BATCH = 500
+ATTEMPTS = 8
+log = logging.getLogger("agentledger.engine.relay")
+T = TypeVar("T")
 
 
 class TraceSink(Protocol):
@@ -31,20 +37,40 @@ class TraceSink(Protocol):
 
 
 class Relay:
-    def __init__(self, store: EngineStore, sink: TraceSink, offload: Offloader) -> None:
+    def __init__(
+        self,
+        store: EngineStore,
+        sink: TraceSink,
+        offload: Offloader,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._store = store
         self.sink = sink
         self._offload = offload
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._sleep = sleep
+        # A task's lock lives while someone holds or waits for it, then goes by itself.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _lock(self, task_id: str) -> asyncio.Lock:
         lock = self._locks.get(task_id)
         if lock is None:
-            lock = self._locks[task_id] = asyncio.Lock()
+            lock = asyncio.Lock()
+            self._locks[task_id] = lock
         return lock
 
-    def forget(self, task_id: str) -> None:
-        self._locks.pop(task_id, None)
+    async def _patiently(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Retries what trace_store refuses for now: a concurrent append to the same task by
+        another engine (Conflict; appends are idempotent) or a store that is briefly away.
+        The events wait in the outbox meanwhile, so nothing is lost if it stays away."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return await call()
+            except (Conflict, Unavailable, DeadlineExceeded) as exc:
+                if attempt == ATTEMPTS - 1:
+                    raise
+                log.warning("%s: %s; trying again", what, exc)
+                await self._sleep(min(0.05 * 2**attempt, 2.0))
+        raise AssertionError("unreachable")
 
     async def send(
         self,
@@ -65,7 +91,9 @@ class Relay:
             for i in range(0, len(events), MAX_BATCH):
                 chunk = events[i : i + MAX_BATCH]
                 try:
-                    seqs += await self.sink.append(task_id, chunk)
+                    seqs += await self._patiently(
+                        f"append to {task_id}", functools.partial(self.sink.append, task_id, chunk)
+                    )
                 except NotFound:
                     # trace_store has no summary yet (a new task, or it was down at submit).
                     await self.sink.put_summary(summary or await self._current_summary(task_id))

@@ -126,7 +126,6 @@ class TaskRun:
                 t.cancel()
             if self._running:
                 await asyncio.gather(*self._running.values(), return_exceptions=True)
-            self.d.relay.forget(self.task_id)
 
     async def _run(self) -> None:
         d = self.d
@@ -239,7 +238,11 @@ class TaskRun:
                 pending = {
                     "node_id": node.id,
                     "question": decision.question or decision.reason,
-                    "fields": list(out.output.get("fields", [])),
+                    # A human node names its fields; a data failure may name the inputs.
+                    "fields": list(
+                        out.output.get("fields")
+                        or (out.failure.signals.get("fields", []) if out.failure else [])
+                    ),
                     "rule": decision.rule,
                     "evidence": dict(decision.conditions_evidence),
                 }
@@ -654,7 +657,7 @@ class TaskRun:
             started_ns=now - int(out.duration_s * 1e9),
             ended_ns=now,
             epoch=self.fence.epoch,
-            artifacts=tuple(out.output.get("artifacts", ())),
+            artifacts=tuple(a for a in out.output.get("artifacts", ()) if isinstance(a, Mapping)),
         )
 
     def _note_decision_seqs(self, events: list[OutboxEvent], seqs: list[int]) -> None:

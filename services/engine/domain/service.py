@@ -98,6 +98,7 @@ class EngineService:
         clock: Clock,
         known_agents: Collection[str],
         pool: WorkerPool | None,
+        plans: PlanResolver,
     ) -> None:
         self.store = store
         self._states = states
@@ -108,6 +109,7 @@ class EngineService:
         self._clock = clock
         self.known_agents = known_agents
         self.pool = pool
+        self._plans = plans
 
     # ------------------------------------------------------------------ tasks
 
@@ -259,6 +261,13 @@ class EngineService:
     async def resume(
         self, task_id: str, actor: str, reason: str, values: Mapping[str, Any]
     ) -> TaskRecord:
+        task = await self._offload.read(self.store.get_task, task_id)
+        pending = task.pending or {}
+        if task.state is State.WAITING_INPUT and values and pending.get("rule") != "NeedsInput":
+            # Corrected inputs must still be what the plan takes.
+            check_inputs(
+                await self._plans.get(task.plan_id, task.plan_version), {**task.inputs, **values}
+            )
         return await self._change(task_id, actor, reason or "resumed by the user", "resume", values)
 
     async def retry(self, task_id: str, actor: str, reason: str) -> TaskRecord:

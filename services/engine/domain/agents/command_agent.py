@@ -125,7 +125,6 @@ class CommandAgent:
         output: dict[str, Any] = {
             "exit_code": exit_code,
             "stdout_tail": out.tail_text(),
-            "artifacts": [ref.name for ref in refs],
         }
         if out.truncated or err.truncated:
             output["truncated"] = {"stdout": out.truncated, "stderr": err.truncated}

@@ -1,0 +1,1 @@
+"""The llm-brief example: an OpenAI-compatible model summarizes a bundled document."""
