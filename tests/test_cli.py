@@ -20,9 +20,27 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.mesh
 
 
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agentledger.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_up_starts_every_service_and_stops_them_on_sigterm(tmp_path: Path) -> None:
+    """The whole mesh from the command line: up, submit an example, answer its question,
+    follow it to the end, stop."""
     port = free_port()
-    env = {**os.environ, "AGENTLEDGER_TRACE_STORE_LISTEN": f"127.0.0.1:{port}"}
+    addrs = {name: f"127.0.0.1:{free_port()}" for name in ("ENGINE", "OPTIMIZER")}
+    env = {
+        **os.environ,
+        "AGENTLEDGER_TRACE_STORE_LISTEN": f"127.0.0.1:{port}",
+        **{f"AGENTLEDGER_{name}_LISTEN": addr for name, addr in addrs.items()},
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "agentledger.cli", "up", "--data-dir", str(tmp_path / "data")],
         cwd=ROOT,
@@ -44,6 +62,22 @@ def test_up_starts_every_service_and_stops_them_on_sigterm(tmp_path: Path) -> No
                 health_pb2.HealthCheckRequest(), timeout=5
             )
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+        client = {
+            **os.environ,
+            "AGENTLEDGER_ENGINE_ADDR": addrs["ENGINE"],
+            "AGENTLEDGER_TRACE_STORE_ADDR": f"127.0.0.1:{port}",
+            "AGENTLEDGER_USER": "tester",
+        }
+        asked = _cli(client, "submit", "data-cleanup", "--follow")
+        assert asked.returncode == 3, asked.stdout + asked.stderr  # waiting for input
+        assert "WAITING_INPUT" in asked.stdout and "line 9" in asked.stdout
+        task_id = asked.stdout.split("task ", 1)[1].split(":", 1)[0]
+        done = _cli(client, "resume", task_id, "--input", "drop_invalid=true", "--follow")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "[5/5]" in done.stdout and f"task {task_id}: COMPLETED" in done.stdout
+        listed = _cli(client, "tasks", "--owner", "tester")
+        assert task_id in listed.stdout and "COMPLETED" in listed.stdout
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=60)
     finally:

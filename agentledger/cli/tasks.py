@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from agentledger.core.errors import InvalidArgument
+from agentledger.core.errors import InvalidArgument, NotFound
 from agentledger.engine.v1 import engine_pb2 as pb
 from services.engine.client import EngineClient, json_of
 from services.trace_store.client import TraceStoreClient, payload
@@ -142,14 +142,29 @@ async def _submit(args: argparse.Namespace) -> int:
         return await follow(engine, args.trace_store, task.task_id)
 
 
-async def follow(engine: EngineClient, trace_target: str, task_id: str) -> int:
+async def end_cursor(trace_target: str, task_id: str) -> str:
+    """The cursor after the task's last event so far: following from it shows only what
+    happens next."""
+    cursor = ""
+    async with TraceStoreClient(trace_target) as store:
+        while True:
+            page = await store.list_events(task_id, cursor=cursor, limit=1000)
+            cursor = page.next_cursor or cursor
+            if not page.has_more:
+                return cursor
+
+
+async def follow(engine: EngineClient, trace_target: str, task_id: str, cursor: str = "") -> int:
     """Prints the task's events as they happen, with progress; returns the exit code."""
     got = await engine.get(task_id)
-    total = len((await engine.get_plan(got.task.plan_id, got.task.plan_version)).plan.nodes)
-    done: set[str] = set()
+    try:
+        total = len((await engine.get_plan(got.task.plan_id, got.task.plan_version)).plan.nodes)
+    except NotFound:
+        total = 0  # a plan submitted inline before the engine restarted: count unknown
+    done = {n.node_id for n in got.nodes if n.status == "completed"} if cursor else set()
     started = time.monotonic()
     async with TraceStoreClient(trace_target) as store:
-        async for msg in store.stream_events(task_id, until_terminal=True):
+        async for msg in store.stream_events(task_id, cursor, until_terminal=True):
             if not msg.HasField("batch"):
                 continue
             for e in msg.batch.events:
@@ -181,7 +196,8 @@ def _line(
         detail = f"{p.get('action')} by {p.get('rule')} v{p.get('rule_version')}: {p.get('reason')}"
     elif type == "node.artifact_written":
         detail = f"{p.get('name')} ({p.get('size')} bytes)"
-    return f"{elapsed} [{done}/{total}] {type:<24} {where:<22} {detail}"
+    progress = f"[{done}/{total or '?'}]"
+    return f"{elapsed} {progress} {type:<24} {where:<22} {detail}"
 
 
 async def _outcome(engine: EngineClient, task_id: str, state: str) -> int:
@@ -236,6 +252,8 @@ async def _list(args: argparse.Namespace) -> None:
 
 async def _control(args: argparse.Namespace, action: str) -> int:
     async with EngineClient(args.engine) as engine:
+        # Follow from here on: the events before the action (an earlier pause) are history.
+        cursor = await end_cursor(args.trace_store, args.task_id) if args.follow else ""
         kw = {"actor": args.actor, "reason": args.reason}
         if action == "resume":
             t = await engine.resume(args.task_id, input=parse_inputs(args.input), **kw)
@@ -244,7 +262,7 @@ async def _control(args: argparse.Namespace, action: str) -> int:
         note = f" (requested: {t.control})" if t.control else ""
         print(f"task {t.task_id}: {t.state}{note}")
         if args.follow:
-            return await follow(engine, args.trace_store, args.task_id)
+            return await follow(engine, args.trace_store, args.task_id, cursor)
     return 0
 
 

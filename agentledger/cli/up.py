@@ -125,9 +125,11 @@ def run(args: argparse.Namespace) -> int:
     for spec in SERVICES:
         env.setdefault(f"AGENTLEDGER_{spec.name.upper()}_ADDR", _listen(spec))
     # The example plans ship in the repository, beside this package.
-    examples = Path(__file__).resolve().parents[2] / "examples"
-    if examples.is_dir():
-        env.setdefault("AGENTLEDGER_ENGINE_PLAN_DIRS", str(examples))
+    root = Path(__file__).resolve().parents[2]
+    if (root / "examples").is_dir():
+        env.setdefault("AGENTLEDGER_ENGINE_PLAN_DIRS", str(root / "examples"))
+        # Their python steps import as `examples.*`, whatever folder `up` was started in.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)

@@ -4,6 +4,7 @@ governance, the trace relay, the queue and its worker pool."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +13,12 @@ from sqlalchemy import Engine
 
 from agentledger.core.clock import Clock, SystemClock
 from agentledger.core.db import create_db_engine, is_sqlite, migrate
+from agentledger.core.errors import AgentLedgerError, NotFound
 from agentledger.core.offload import Offloader
 from services.engine.domain.agents.registry import AgentRegistry
 from services.engine.domain.governance import GovernanceEngine
 from services.engine.domain.plan_catalog import PlanCatalog
+from services.engine.domain.plan_loader import load_plan
 from services.engine.domain.plan_selection import SelectionRules
 from services.engine.domain.queue import QueueLimits, TaskQueue
 from services.engine.domain.ratelimit import TokenBuckets
@@ -31,6 +34,7 @@ from services.engine.trace_sink import GrpcTraceSink
 from services.trace_store.client import TraceStoreClient
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("agentledger.engine")
 
 
 @dataclass
@@ -75,6 +79,7 @@ def build(
     registry = registry or AgentRegistry(settings.agents)
     kinds = registry.kinds()
     catalog = PlanCatalog.from_folders(list(settings.plan_dirs), kinds)
+    _add_stored_plans(store, catalog, kinds)
     rules = SelectionRules.load_file(settings.selection_rules)
     rules.check_plans(catalog)
     client = None
@@ -128,3 +133,24 @@ def build(
     if start_workers:
         pool.start()
     return Built(service, pool, queue, store, registry, db, offload, client)
+
+
+def _add_stored_plans(store: EngineStore, catalog: PlanCatalog, kinds: frozenset[str]) -> None:
+    """Plans submitted inline in earlier runs stay listed and readable. A file plan wins over
+    a stored one of the same id and version (a submit of changed content is refused then)."""
+    with store.read() as tx:
+        stored = store.stored_plans(tx)
+    for plan_id, version, text, source in stored:
+        if version in _versions(catalog, plan_id):
+            continue
+        try:
+            catalog.add(load_plan(text, source=source, known_agents=kinds))
+        except AgentLedgerError as exc:  # e.g. an agent kind no longer registered
+            log.warning("stored plan %s@%d is not loaded: %s", plan_id, version, exc)
+
+
+def _versions(catalog: PlanCatalog, plan_id: str) -> list[int]:
+    try:
+        return catalog.versions(plan_id)
+    except NotFound:
+        return []
