@@ -65,3 +65,10 @@ def spend(ctx: AgentContext) -> AgentResult:
 def claim(ctx: AgentContext) -> AgentResult:
     _log(ctx)
     return AgentResult(output={}, claims={"status": ctx.config["value"]})
+
+
+class Shout:
+    """A user's own agent class, registered by import path (AGENTLEDGER_AGENTS)."""
+
+    async def execute(self, context: AgentContext, task_id: str) -> AgentResult:
+        return AgentResult(output={"said": str(context.config["word"]).upper()})

@@ -4,6 +4,7 @@ conflicts, inline plans, selection rules, listing, plans, and the system trace d
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -12,7 +13,8 @@ from agentledger.core.errors import Conflict, FailedPrecondition, InvalidArgumen
 from agentledger.engine.v1 import engine_pb2 as pb
 from services.engine.client import json_of
 from services.engine.domain.system_trace import SCHEMA_PATH
-from tests.engine.harness import EngineUnderTest
+from tests.conftest import Database, Store
+from tests.engine.harness import EngineUnderTest, start_engine
 
 INLINE = """
 id: inline-demo
@@ -192,3 +194,36 @@ async def test_the_system_trace_follows_its_schema(engine: EngineUnderTest) -> N
     _, data = await engine.store.client.get_blob(task.task_id, written["blob_id"])
     assert json.loads(data) == doc
     assert json_of((await engine.client.get(task.task_id)).task.result_json)["after"]["n"] == 1
+
+
+def test_documents_of_every_schema_version_stay_valid() -> None:
+    """SPEC invariant 7: later versions of system_trace.json only add fields, so a document
+    written under version 1 (kept in tests/engine/data) validates against the current schema."""
+    schema = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sorted((Path(__file__).parent / "data").glob("system_trace.v*.json")):
+        validator.validate(json.loads(path.read_text()))
+    old = json.loads((Path(__file__).parent / "data" / "system_trace.v1.json").read_text())
+    assert set(schema["required"]) <= set(old)  # nothing required that version 1 lacked
+
+
+async def test_a_registered_agent_class_runs_in_a_plan(
+    database: Database, tmp_path: Path, store: Store
+) -> None:
+    engine = await start_engine(
+        database, tmp_path, store, AGENTLEDGER_AGENTS="shout=tests.engine.callables:Shout"
+    )
+    try:
+        plan = INLINE.replace("inline-demo", "shouting").replace(
+            'agent: python, config: {callable: "tests.engine.callables:record"}',
+            "agent: shout, config: {word: hello}",
+        )
+        task = await engine.client.submit(
+            owner="alice", goal="shout", budget=pb.Budget(seconds=30), plan_yaml=plan
+        )
+        done = await engine.wait_state(task.task_id, {"COMPLETED", "FAILED"})
+        assert done.state == "COMPLETED", done.failure_message
+        assert json_of(done.result_json) == {"only": {"said": "HELLO"}}
+    finally:
+        await engine.close()
