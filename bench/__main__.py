@@ -5,7 +5,12 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = {"B1": "bench.b1_append", "B2": "bench.b2_read", "B3": "bench.b3_stream"}
+BENCHES = {
+    "B1": "bench.b1_append",
+    "B2": "bench.b2_read",
+    "B3": "bench.b3_stream",
+    "B8": "bench.b8_optimizer",
+}
 
 
 def main(argv: list[str]) -> int:

@@ -38,6 +38,9 @@ SERVICES = (
     ServiceSpec(
         "trace_store", "services.trace_store", "AGENTLEDGER_TRACE_STORE_LISTEN", "127.0.0.1:50051"
     ),
+    ServiceSpec(
+        "optimizer", "services.optimizer", "AGENTLEDGER_OPTIMIZER_LISTEN", "127.0.0.1:50053"
+    ),
     ServiceSpec("engine", "services.engine", "AGENTLEDGER_ENGINE_LISTEN", "127.0.0.1:50052"),
 )
 

@@ -1,0 +1,1 @@
+"""Optimizer: scheduling, recovery, Pareto, summaries, salience and forecasts (SPEC 2.1-2.6)."""

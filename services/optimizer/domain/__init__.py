@@ -1,0 +1,1 @@
+"""Optimizer domain logic: deterministic pure functions in plain Python, no gRPC."""

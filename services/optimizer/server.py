@@ -1,0 +1,16 @@
+"""Starts an Optimizer gRPC server around a built service (used by __main__ and by tests)."""
+
+from __future__ import annotations
+
+from agentledger.core.server import RunningServer, create_server, service_from_descriptor
+from agentledger.optimizer.v1 import optimizer_pb2 as pb
+from services.optimizer.domain.service import OptimizerService
+from services.optimizer.servicer import OptimizerServicer
+
+DESCRIPTOR = pb.DESCRIPTOR.services_by_name["Optimizer"]
+SERVICE_NAME = DESCRIPTOR.full_name
+
+
+async def start(service: OptimizerService, address: str) -> RunningServer:
+    servicer = OptimizerServicer(service)
+    return await create_server([service_from_descriptor(servicer, DESCRIPTOR)], address)
