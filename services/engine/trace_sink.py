@@ -4,7 +4,8 @@ in the same process (one binary, benchmarks). Both speak protobuf to the store."
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
 import orjson
 
@@ -67,6 +68,22 @@ def summary_pb(s: SummaryView) -> pb.TraceSummary:
         degrade_count=s.degrade_count,
         pause_count=s.pause_count,
         extra_json=orjson.dumps(dict(s.extra), option=orjson.OPT_NON_STR_KEYS),
+        forecast=forecast_pb(s.forecast) if s.forecast else None,
+    )
+
+
+def forecast_pb(f: Mapping[str, Any]) -> pb.ForecastVsActual:
+    tokens = f.get("cost_forecast_tokens_range", {})
+    latency = f.get("latency_forecast_range", {})
+    actual = f.get("reconciled", {})
+    return pb.ForecastVsActual(
+        tokens_low=int(tokens.get("low", 0)),
+        tokens_high=int(tokens.get("high", 0)),
+        latency_low_s=float(latency.get("low_s", 0.0)),
+        latency_high_s=float(latency.get("high_s", 0.0)),
+        actual_tokens=int(actual.get("actual_tokens", 0)),
+        actual_latency_s=float(actual.get("actual_latency_s", 0.0)),
+        source=str(f.get("source", "")),
     )
 
 

@@ -15,6 +15,7 @@ from agentledger.core.clock import Clock, SystemClock
 from agentledger.core.db import create_db_engine, is_sqlite, migrate
 from agentledger.core.errors import AgentLedgerError, NotFound
 from agentledger.core.offload import Offloader
+from services.engine.advisor import OptimizerAdvisor
 from services.engine.domain.agents.registry import AgentRegistry
 from services.engine.domain.governance import GovernanceEngine
 from services.engine.domain.plan_catalog import PlanCatalog
@@ -31,6 +32,7 @@ from services.engine.domain.system_trace import SystemTraceWriter
 from services.engine.domain.workers import WorkerPool
 from services.engine.settings import EngineSettings
 from services.engine.trace_sink import GrpcTraceSink
+from services.optimizer.client import OptimizerClient
 from services.trace_store.client import TraceStoreClient
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -47,11 +49,14 @@ class Built:
     engine: Engine
     offload: Offloader
     client: TraceStoreClient | None
+    optimizer: OptimizerClient | None = None
 
     async def close(self) -> None:
         await self.pool.stop()
         if self.client is not None:
             await self.client.close()
+        if self.optimizer is not None:
+            await self.optimizer.close()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.offload.shutdown)
         await loop.run_in_executor(None, self.engine.dispose)
@@ -87,6 +92,7 @@ def build(
         client = TraceStoreClient(settings.trace_store_target)
         sink = GrpcTraceSink(client)
     relay = Relay(store, sink, offload)
+    optimizer = OptimizerClient(settings.optimizer_target) if settings.optimizer_target else None
     plans = PlanResolver(store, offload, kinds)
     deps = RunnerDeps(
         store=store,
@@ -101,6 +107,7 @@ def build(
         tasks_dir=settings.tasks_dir,
         system_trace=SystemTraceWriter(settings.tasks_dir, sink, store, offload),
         summary_every_s=settings.summary_every_s,
+        advisor=OptimizerAdvisor(optimizer) if optimizer is not None else None,
     )
     queue = TaskQueue(
         store,
@@ -132,7 +139,7 @@ def build(
     )
     if start_workers:
         pool.start()
-    return Built(service, pool, queue, store, registry, db, offload, client)
+    return Built(service, pool, queue, store, registry, db, offload, client, optimizer)
 
 
 def _add_stored_plans(store: EngineStore, catalog: PlanCatalog, kinds: frozenset[str]) -> None:

@@ -350,6 +350,16 @@ def test_tool_error_degrades_alternatives_first_in_declaration_order_never_a_tri
     assert decide(after(n, failed("tool_issue"), tried=("a1", "a2"))).variant == "d1"
 
 
+def test_a_degrade_takes_the_pareto_proposal_when_it_is_a_candidate() -> None:
+    n = node(max_attempts=1, variants=(variant("a1", "alternative"), variant("d1")))
+    pareto = {"pareto": {n.id: "d1"}}
+    d = decide(after(n, failed("tool_issue"), proposals=pareto))
+    assert (d.action, d.variant) == ("degrade", "d1")
+    assert d.conditions_evidence["pareto_proposal"] == "d1"
+    # A proposal that is no candidate (tried, or unknown) changes nothing.
+    assert decide(after(n, failed("tool_issue"), tried=("d1",), proposals=pareto)).variant == "a1"
+
+
 @pytest.mark.parametrize("kind", ["tool_issue", "execution_issue", "cost_issue"])
 def test_tool_error_fails_with_the_failure_kind_when_nothing_is_left(kind: str) -> None:
     n = node(max_attempts=3, variants=(variant("d1"),))

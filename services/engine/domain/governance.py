@@ -133,6 +133,13 @@ def _ladder(
     tried = sorted(set(cp.tried_variants) | {outcome.variant or "primary"})
     evidence["tried_variants"] = tried
     untried = _untried(cp, node, _DEGRADE_KINDS)
+    # The optimizer's Pareto choice for this node, when it is one of the candidates, goes
+    # first: a proposal this rule accepts, recorded as evidence.
+    pareto = cp.proposals.get("pareto")
+    proposed = pareto.get(node.id) if isinstance(pareto, Mapping) else None
+    if proposed:
+        evidence["pareto_proposal"] = proposed
+        untried.sort(key=lambda v: v.name != proposed)
     if untried:
         v = untried[0]
         return rule._decide(

@@ -73,6 +73,7 @@ class TaskRecord:
     result: Mapping[str, Any]
     pending: Mapping[str, Any] | None
     human_input: Mapping[str, Mapping[str, Any]]
+    forecast: Mapping[str, Any] = field(default_factory=dict)  # the optimizer's, when asked
 
     @property
     def fence(self) -> Fence:

@@ -173,7 +173,9 @@ async def execute_node(
             human_input=run.human_input,
             timeout_s=run.timeout_s,
         )
-        result = await asyncio.wait_for(_call(agent, ctx, run.task_id), run.timeout_s)
+        # asyncio.timeout rather than wait_for, which on 3.11 can swallow a cancellation.
+        async with asyncio.timeout(run.timeout_s):
+            result = await _call(agent, ctx, run.task_id)
         if not isinstance(result, AgentResult):
             raise TypeError(
                 f"agent {run.variant.agent!r} returned {type(result).__name__}, not AgentResult"

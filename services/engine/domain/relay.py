@@ -111,8 +111,11 @@ class Relay:
         """Sends whatever the task's outbox still holds (left by a crash or a user-side
         change), then deletes it. Returns how many events were sent."""
         sent = 0
+        # Only what is there now: a worker running the task relays its own later events, and
+        # chasing them would send each one twice.
+        upto = await self._offload.read(self._store.last_outbox_seq, task_id)
         while True:
-            rows = await self._offload.read(self._store.pending_events, task_id, MAX_BATCH)
+            rows = await self._offload.read(self._store.pending_events, task_id, MAX_BATCH, upto)
             if not rows:
                 if summary is not None and sent == 0:
                     async with self._lock(task_id):

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from agentledger.core.clock import Clock
 from agentledger.core.offload import Offloader
+from services.engine.domain.advice import Advisor, choose_path
 from services.engine.domain.agents.base import Agent, RateLimits, RemainingBudget, Usage
 from services.engine.domain.decisions import BudgetState, Checkpoint, Decision, NodeOutcome
 from services.engine.domain.governance import GovernanceEngine
@@ -51,14 +52,6 @@ class PlanSource(Protocol):
 
 class AgentSource(Protocol):
     def get(self, kind: str) -> Agent: ...
-
-
-class Advisor(Protocol):
-    """The optimizer's proposals (evidence for governance; never decisions)."""
-
-    async def recovery(
-        self, plan: Plan, outcome: NodeOutcome, completed: Mapping[str, NodeRecord]
-    ) -> Mapping[str, Any] | None: ...
 
 
 @dataclass
@@ -103,6 +96,12 @@ class TaskRun:
         self._buffer = EventBuffer(deps.clock)
         self._decisions: list[DecisionPoint] = []
         self._last_summary_ns = 0
+        # The optimizer's proposals: asked at the start without holding up the first nodes.
+        self._advice: asyncio.Task[list[OutboxEvent]] | None = None
+        self._pareto: dict[str, str] = {}
+        self._forecast: dict[str, Any] = {}
+        self._forecast_dirty = False
+        self._digests: dict[str, str] = {}
 
     # Called by the worker pool's heartbeat.
     def on_control(self, control: Control) -> None:
@@ -122,6 +121,8 @@ class TaskRun:
         except LeaseLost as exc:
             log.warning("stopped running %s: %s", self.task_id, exc)
         finally:
+            if self._advice is not None:
+                self._advice.cancel()
             for t in self._running.values():
                 t.cancel()
             if self._running:
@@ -134,6 +135,19 @@ class TaskRun:
         self.task, self.plan = task, plan
         self.records = records
         self.completed = {k: r for k, r in records.items() if r.status == "completed"}
+        # Indexes kept as nodes finish, so a step costs what changed, not the plan's size.
+        self._nodes = {n.id: n for n in plan.nodes}
+        self._order = {n.id: i for i, n in enumerate(plan.nodes)}
+        self._dependents: dict[str, list[str]] = {n.id: [] for n in plan.nodes}
+        for n in plan.nodes:
+            for dep in n.depends_on:
+                self._dependents[dep].append(n.id)
+        self._claims = {k: r.claims for k, r in self.completed.items()}
+        self._ready = {
+            n.id
+            for n in plan.nodes
+            if n.id not in self.completed and all(d in self.completed for d in n.depends_on)
+        }
         self.usage, self.degrades, self.pauses = task.usage, task.degrade_count, task.pause_count
         self.started_ns = d.clock.now_ns()
         self.inputs: dict[str, Any] = dict(task.inputs)
@@ -145,13 +159,18 @@ class TaskRun:
         # What earlier holders and user-side changes left unsent, with the claim's own event.
         await d.relay.drain(self.task_id, self._summary(State.RUNNING))
         self._last_summary_ns = d.clock.now_ns()
+        self._forecast = dict(task.forecast)
+        if d.advisor is not None:
+            self._advice = asyncio.create_task(self._advise(d.advisor))
         outcomes: list[tuple[PlanNode, NodeOutcome]] = []
         sent: tuple[int, int] | None = None
         stop: Stop | None = None
         while True:
             if self.lost:
                 return
-            events, writes, usage, degrades, stop = self._absorb(outcomes, stop)
+            recovery = await self._recovery_proposals(outcomes)
+            events, writes, usage, degrades, stop = self._absorb(outcomes, stop, recovery)
+            events[:0] = self._advice_events(wait=False)
             stop = self._apply_control(stop, events)
             launch: list[NodeRun] = []
             if stop is None:
@@ -160,6 +179,8 @@ class TaskRun:
             if stop is not None and stop.kind in ("cancel", "fail") and self._running:
                 await self._cancel_running(events)
             target = self._target(stop, launch)
+            if target is not None and d.advisor is not None:
+                events += await self._finish_advice(target)
             events += self._buffer.take()
             trace_events = events
             if target is not None:
@@ -189,7 +210,10 @@ class TaskRun:
             )
 
     def _absorb(
-        self, outcomes: list[tuple[PlanNode, NodeOutcome]], stop: Stop | None
+        self,
+        outcomes: list[tuple[PlanNode, NodeOutcome]],
+        stop: Stop | None,
+        recovery: Mapping[str, Mapping[str, Any]],
     ) -> tuple[list[OutboxEvent], list[NodeRecord], Usage, int, Stop | None]:
         """Governance on each finished node; the checkpoints and events that follow."""
         events: list[OutboxEvent] = []
@@ -205,11 +229,18 @@ class TaskRun:
                 self.task.mode,
                 node=node,
                 outcome=out,
-                claims_by_node={k: r.claims for k, r in self.completed.items()},
+                claims_by_node=self._claims,
                 tried_variants=tuple(self.tried.get(node.id, ())),
+                proposals=self._proposals(recovery.get(node.id)),
             )
             decision = self.d.governance.evaluate(cp)
             events.append(self._node_event(node, out))
+            if node.id in recovery:
+                events.append(
+                    self._event(
+                        "optimizer.recovery", dict(recovery[node.id]), "optimizer", node=node
+                    )
+                )
             events.append(self._decision_event(node, decision))
             if decision.conflict is not None:
                 events.append(
@@ -226,13 +257,19 @@ class TaskRun:
             action = decision.action
             if action == "continue" and out.status == "completed":
                 self.completed[node.id] = rec
+                self._claims[node.id] = rec.claims
                 self.attempts.pop(node.id, None)
+                for child in self._dependents[node.id]:
+                    if all(d in self.completed for d in self._nodes[child].depends_on):
+                        self._ready.add(child)
             elif action == "retry":
                 self.retry_at[node.id] = self.d.clock.now_ns() + int(decision.retry_delay_s * 1e9)
+                self._ready.add(node.id)
             elif action == "degrade":
                 self.variants[node.id] = decision.variant
                 self.tried.setdefault(node.id, []).append(out.variant)
                 self.attempts[node.id] = 0
+                self._ready.add(node.id)
                 degrades += 1
             elif action == "pause" and stop is None:
                 pending = {
@@ -256,6 +293,111 @@ class TaskRun:
         self.degrades += degrades
         return events, writes, usage, degrades, stop
 
+    # ------------------------------------------------------------------ optimizer
+
+    async def _advise(self, advisor: Advisor) -> list[OutboxEvent]:
+        """Schedule, Pareto frontier and (once per task) forecast, as evidence events."""
+        events: list[OutboxEvent] = []
+        schedule = await advisor.schedule(self.plan, self.task.budget, sorted(self.completed))
+        if schedule:
+            events.append(self._event("optimizer.schedule", schedule, "optimizer"))
+        frontier = await advisor.frontier(self.plan)
+        if frontier:
+            paths = [
+                {
+                    "choices": {c["node_id"]: c["variant"] for c in p["choices"]},
+                    "score": p.get("score", {}),
+                }
+                for p in frontier.get("frontier", [])
+            ]
+            chosen = choose_path(paths, self.task.mode)
+            self._pareto = dict(chosen.get("choices", {}))
+            payload = {
+                k: frontier.get(k)
+                for k in ("pareto_version", "candidate_space", "pruned", "exact", "error_bound")
+            }
+            payload |= {"frontier_size": len(paths), "mode": self.task.mode, "chosen": chosen}
+            payload["rejected"] = frontier.get("rejected", [])[:5]
+            events.append(self._event("optimizer.pareto", payload, "optimizer"))
+        if not self._forecast:
+            forecast = await advisor.forecast(self.plan, self.task.mode, self.task.goal)
+            if forecast:
+                self._forecast, self._forecast_dirty = dict(forecast), True
+                events.append(self._event("optimizer.forecast", forecast, "optimizer"))
+        return events
+
+    def _advice_events(self, *, wait: bool) -> list[OutboxEvent]:
+        t = self._advice
+        if t is None or not t.done() or t.cancelled():
+            return []
+        self._advice = None
+        if t.exception() is not None:
+            log.warning("optimizer advice for %s failed: %s", self.task_id, t.exception())
+            return []
+        return t.result()
+
+    async def _finish_advice(self, target: State) -> list[OutboxEvent]:
+        """At the end: the proposals still on their way, then forecast against actuals."""
+        events: list[OutboxEvent] = []
+        if self._advice is not None:
+            await asyncio.wait([self._advice])
+            events += self._advice_events(wait=True)
+        advisor = self.d.advisor
+        if (
+            advisor is not None
+            and self._forecast
+            and target
+            in (
+                State.COMPLETED,
+                State.FAILED,
+                State.CANCELLED,
+            )
+        ):
+            seconds = self._budget_state().seconds_used
+            reconciled = await advisor.reconcile(self._forecast, self.usage.tokens, seconds)
+            if reconciled:
+                self._forecast = {**self._forecast, "reconciled": dict(reconciled)}
+                self._forecast_dirty = True
+                events.append(self._event("optimizer.forecast_reconciled", reconciled, "optimizer"))
+        return events
+
+    async def _recovery_proposals(
+        self, outcomes: list[tuple[PlanNode, NodeOutcome]]
+    ) -> dict[str, Mapping[str, Any]]:
+        advisor = self.d.advisor
+        if advisor is None:
+            return {}
+        current = {
+            k: input_digest(
+                {
+                    "inputs": self.inputs,
+                    "up": {d: self.completed[d].output for d in self._nodes[k].depends_on},
+                }
+            )
+            for k in self.completed
+        }
+        out: dict[str, Mapping[str, Any]] = {}
+        for node, outcome in outcomes:
+            if outcome.status == "failed":
+                proposal = await advisor.recovery(
+                    self.plan,
+                    outcome,
+                    tuple(self.tried.get(node.id, ())),
+                    {k: v for k, v in self._digests.items() if k in self.completed},
+                    current,
+                )
+                if proposal:
+                    out[node.id] = proposal
+        return out
+
+    def _proposals(self, recovery: Mapping[str, Any] | None) -> dict[str, Any]:
+        proposals: dict[str, Any] = {}
+        if recovery:
+            proposals["recovery"] = recovery
+        if self._pareto:
+            proposals["pareto"] = self._pareto
+        return proposals
+
     def _apply_control(self, stop: Stop | None, events: list[OutboxEvent]) -> Stop | None:
         """A user's pause or cancel request becomes the run's stop; cancel overrides a pause
         in progress, and a resume that withdrew a pending pause lets the run go on."""
@@ -278,12 +420,9 @@ class TaskRun:
         now = self.d.clock.now_ns()
         launch: list[NodeRun] = []
         degrades = 0
-        for node in self.plan.nodes:
-            if node.id in self.completed or node.id in self._running:
-                continue
-            if any(dep not in self.completed for dep in node.depends_on):
-                continue
-            if self.retry_at.get(node.id, 0) > now:
+        for node_id in sorted(self._ready, key=self._order.__getitem__):
+            node = self._nodes[node_id]
+            if self.retry_at.get(node_id, 0) > now:
                 continue
             cp = Checkpoint(
                 "budget",
@@ -292,6 +431,7 @@ class TaskRun:
                 self.task.mode,
                 node=node,
                 tried_variants=tuple(self.tried.get(node.id, ())),
+                proposals=self._proposals(None),
             )
             decision = self.d.governance.evaluate(cp)
             if decision.action != "continue":
@@ -338,6 +478,8 @@ class TaskRun:
                 human_input=self.task.human_input.get(node.id),
                 timeout_s=max(timeout, 0.001),
             )
+            digest = input_digest({"inputs": self.inputs, "up": upstream})
+            self._digests[node.id] = digest
             events.append(
                 self._event(
                     "node.started",
@@ -345,12 +487,13 @@ class TaskRun:
                         "attempt": attempt,
                         "variant": variant.name,
                         "agent": variant.agent,
-                        "input_digest": input_digest({"inputs": self.inputs, "up": upstream}),
+                        "input_digest": digest,
                     },
                     node=node,
                 )
             )
             launch.append(nr)
+            self._ready.discard(node_id)
         return launch, degrades, None
 
     def _target(self, stop: Stop | None, launch: list[NodeRun]) -> State | None:
@@ -432,6 +575,8 @@ class TaskRun:
             if sent is not None:
                 d.store.forget_relayed(tx, self.task_id, *sent)
             d.store.save_nodes(tx, self.task_id, writes)
+            if self._forecast_dirty:
+                d.store.save_forecast(tx, self.task_id, self._forecast)
             transition_event = None
             fence: Fence | None = self.fence
             if target is not None:
@@ -456,6 +601,7 @@ class TaskRun:
             rec = d.store.record(
                 tx, self.task_id, fence, all_events, now, usage=usage, degrades=degrades
             )
+        self._forecast_dirty = False
         return rec, transition_event
 
     def _forget(self, sent: tuple[int, int] | None) -> None:
@@ -508,7 +654,7 @@ class TaskRun:
             if t.done():
                 del self._running[node_id]
                 if not t.cancelled():
-                    done.append((self.plan.node(node_id), t.result()))
+                    done.append((self._nodes[node_id], t.result()))
         return done
 
     async def _cancel_running(self, events: list[OutboxEvent]) -> None:
@@ -520,7 +666,7 @@ class TaskRun:
         for node_id in sorted(tasks):
             events.append(
                 self._event(
-                    "node.cancelled", {}, node=self.plan.node(node_id), severity=SEVERITY_NOTICE
+                    "node.cancelled", {}, node=self._nodes[node_id], severity=SEVERITY_NOTICE
                 )
             )
 
@@ -551,6 +697,7 @@ class TaskRun:
             pause_count=self.pauses + (1 if state in (State.PAUSED, State.WAITING_INPUT) else 0),
             failure_type=None,
             extra={"nodes_completed": len(self.completed), "nodes_total": len(self.plan.nodes)},
+            forecast=self._forecast,
         )
 
     def _maybe_summary(self, target: State | None) -> Any:

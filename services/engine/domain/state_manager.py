@@ -57,7 +57,7 @@ class StateManager:
     def create(tx: Driver, t: TaskRecord) -> None:
         """Inserts a new task in CREATED; its first transition follows in the same transaction."""
         tx.execute(
-            f"INSERT INTO en_tasks ({TASK_COLUMNS}) VALUES ({', '.join('?' * 39)})",
+            f"INSERT INTO en_tasks ({TASK_COLUMNS}) VALUES ({', '.join('?' * 40)})",
             (
                 t.task_id,
                 t.owner,
@@ -98,6 +98,7 @@ class StateManager:
                 "{}",
                 "",
                 "{}",
+                "",
             ),
         )
 

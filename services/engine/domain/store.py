@@ -30,7 +30,7 @@ TASK_COLUMNS = (
     " control, control_actor, control_reason, lease_owner, lease_epoch, lease_expires_ns,"
     " priority, available_ns, created_ns, updated_ns, started_ns, ended_ns, run_seconds,"
     " tokens_in, tokens_out, usd, tool_seconds, degrade_count, pause_count, failure_type,"
-    " failure_message, result_json, pending_json, human_input_json"
+    " failure_message, result_json, pending_json, human_input_json, forecast_json"
 )
 NODE_COLUMNS = (
     "node_id, status, attempt, variant, tried_variants, output_json, claims_json,"
@@ -79,6 +79,7 @@ def task_from_row(r: Sequence[Any]) -> TaskRecord:
         result=orjson.loads(r[36]),
         pending=orjson.loads(r[37]) if r[37] else None,
         human_input=orjson.loads(r[38]),
+        forecast=orjson.loads(r[39]) if r[39] else {},
     )
 
 
@@ -196,6 +197,12 @@ class EngineStore:
         )
         with self.read() as tx:
             return [task_from_row(r) for r in tx.execute(sql, (*params, limit)).fetchall()]
+
+    @staticmethod
+    def save_forecast(tx: Driver, task_id: str, forecast: Mapping[str, Any]) -> None:
+        tx.execute(
+            "UPDATE en_tasks SET forecast_json = ? WHERE task_id = ?", (dumps(forecast), task_id)
+        )
 
     @staticmethod
     def set_control(tx: Driver, task_id: str, action: str, actor: str, reason: str) -> None:
@@ -325,11 +332,14 @@ class EngineStore:
             )
         return Recorded(first, last, Control(row[1], row[2], row[3]))
 
-    def pending_events(self, task_id: str, limit: int) -> list[tuple[int, OutboxEvent]]:
+    def pending_events(
+        self, task_id: str, limit: int, upto: int | None = None
+    ) -> list[tuple[int, OutboxEvent]]:
         with self.read() as tx:
             rows = tx.execute(
-                "SELECT oseq, body FROM en_outbox WHERE task_id = ? ORDER BY oseq LIMIT ?",
-                (task_id, limit),
+                "SELECT oseq, body FROM en_outbox WHERE task_id = ? AND oseq <= ?"
+                " ORDER BY oseq LIMIT ?",
+                (task_id, upto if upto is not None else 2**62, limit),
             ).fetchall()
         return [(int(r[0]), decode_event(bytes(r[1]))) for r in rows]
 
@@ -341,6 +351,13 @@ class EngineStore:
             "DELETE FROM en_outbox WHERE task_id = ? AND oseq BETWEEN ? AND ?",
             (task_id, first, last),
         )
+
+    def last_outbox_seq(self, task_id: str) -> int:
+        with self.read() as tx:
+            row = tx.execute(
+                "SELECT outbox_seq FROM en_tasks WHERE task_id = ?", (task_id,)
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     def tasks_with_pending_events(self, limit: int) -> list[str]:
         with self.read() as tx:
@@ -357,17 +374,16 @@ class EngineStore:
     ) -> str:
         """Stores the plan text a task runs (once per id and version); returns the digest
         already stored, so the caller can refuse a different plan under the same version."""
+        # Insert-or-keep in one statement: concurrent first submissions of a plan both succeed.
+        tx.execute(
+            "INSERT INTO en_plans (plan_id, version, digest, source, text, created_ns)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (plan_id, version) DO NOTHING",
+            (plan_id, version, digest, source, text, now),
+        )
         row = tx.execute(
             "SELECT digest FROM en_plans WHERE plan_id = ? AND version = ?", (plan_id, version)
         ).fetchone()
-        if row is not None:
-            return str(row[0])
-        tx.execute(
-            "INSERT INTO en_plans (plan_id, version, digest, source, text, created_ns)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (plan_id, version, digest, source, text, now),
-        )
-        return digest
+        return str(row[0])
 
     def plan_text(self, plan_id: str, version: int) -> tuple[str, str]:
         with self.read() as tx:

@@ -42,6 +42,8 @@ class SummaryView:
     degrade_count: int = 0
     pause_count: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # The optimizer's forecast, with "reconciled" (the actuals) once the task ended.
+    forecast: Mapping[str, Any] = field(default_factory=dict)
 
 
 def summary_of(
@@ -57,6 +59,7 @@ def summary_of(
     pause_count: int | None = None,
     failure_type: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    forecast: Mapping[str, Any] | None = None,
 ) -> SummaryView:
     """The summary of `task`, with what a running worker knows that the record doesn't yet."""
     st = state or task.state
@@ -89,4 +92,5 @@ def summary_of(
             ),
             **(extra or {}),
         },
+        forecast=task.forecast if forecast is None else forecast,
     )

@@ -47,6 +47,7 @@ class WorkerPool:
         self._claimer: asyncio.Task[None] | None = None
         self.heartbeat = Heartbeat(self, lease_s / 3)
         self.started = 0
+        self._stopping = False
 
     @property
     def running(self) -> int:
@@ -63,10 +64,10 @@ class WorkerPool:
     async def stop(self) -> None:
         """Stops claiming and abandons the runs in flight: their leases lapse and another
         worker resumes them from their last checkpoint (a restart is a crash, made safe)."""
+        self._stopping = True
         if self._claimer is not None:
             self._claimer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._claimer
+            await asyncio.wait([self._claimer])
         await self.heartbeat.stop()
         runs = [t for _, t in self._runs.values()]
         for t in runs:
@@ -118,7 +119,7 @@ class WorkerPool:
             self._wake.set()
 
     async def _claim_forever(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 claims = await self.claim_once()
@@ -127,5 +128,8 @@ class WorkerPool:
                 claims = []
             if claims and len(self._runs) < self.slots:
                 continue
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+            # cancellation that stop() sends when the wait ends in the same loop turn.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                async with asyncio.timeout(self._poll_s):
+                    await self._wake.wait()
