@@ -32,7 +32,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy agentledger/core services
 
+# The bench extra (LangGraph, for B4's comparison) is installed once, again when pyproject changes.
 bench: $(STAMP)
+	test $(VENV)/.installed-bench -nt pyproject.toml \
+		|| { $(PY) -m pip install --quiet -e '.[dev,bench]' && touch $(VENV)/.installed-bench; }
 	$(PY) -m bench $(BENCH)
 
 clean:

@@ -9,6 +9,9 @@ BENCHES = {
     "B1": "bench.b1_append",
     "B2": "bench.b2_read",
     "B3": "bench.b3_stream",
+    "B4": "bench.b4_engine_dag",
+    "B5": "bench.b5_engine_remote",
+    "B6": "bench.b6_queue",
     "B8": "bench.b8_optimizer",
 }
 

@@ -38,6 +38,9 @@ class EngineSettings:
     summary_every_s: float
     worker_id: str
     rate_limits: Mapping[str, Rate]
+    # SQLite only: commit on the event loop instead of a writer thread (one process, one
+    # writer: saves a thread hand-off per step, at the cost of a loop that waits on commits).
+    inline_writes: bool
     agents: AgentSettings
 
     @classmethod
@@ -73,6 +76,7 @@ class EngineSettings:
                 "AGENTLEDGER_ENGINE_WORKER_ID", f"{socket.gethostname()}-{os.getpid()}"
             ),
             rate_limits=parse_rate_limits(env.text("AGENTLEDGER_RATE_LIMITS", "")),
+            inline_writes=env.flag("AGENTLEDGER_ENGINE_INLINE_WRITES", False),
             agents=parse_agent_settings(env.environ),
         )
 

@@ -78,7 +78,12 @@ def build(
     )
     migrate(db, "engine", MIGRATIONS)
     sqlite = is_sqlite(db)
-    offload = Offloader(readers=4, writers=1 if sqlite else 4, name="engine")
+    offload = Offloader(
+        readers=4,
+        writers=1 if sqlite else 4,
+        name="engine",
+        inline_writes=sqlite and settings.inline_writes,
+    )
     store = EngineStore(db)
     states = StateManager()
     registry = registry or AgentRegistry(settings.agents)

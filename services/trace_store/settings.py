@@ -30,6 +30,8 @@ class TraceStoreSettings:
     notify_channel: str
     readers: int
     analyze_s: float
+    # SQLite only: commit on the event loop instead of a writer thread (see the engine's).
+    inline_writes: bool
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TraceStoreSettings:
@@ -68,4 +70,5 @@ class TraceStoreSettings:
             ),
             readers=env.integer("AGENTLEDGER_TRACE_STORE_READERS", 4, minimum=1),
             analyze_s=env.number("AGENTLEDGER_TRACE_STORE_ANALYZE_SECONDS", 600.0, minimum=1.0),
+            inline_writes=env.flag("AGENTLEDGER_TRACE_STORE_INLINE_WRITES", False),
         )

@@ -72,7 +72,12 @@ def build(
         else DatabaseBlobBackend(engine)
     )
     # SQLite has one writer at a time: one writer thread queues writes without lock waits.
-    offload = Offloader(readers=settings.readers, writers=1 if sqlite else 4, name="trace-store")
+    offload = Offloader(
+        readers=settings.readers,
+        writers=1 if sqlite else 4,
+        name="trace-store",
+        inline_writes=sqlite and settings.inline_writes,
+    )
     service = TraceStoreService(
         events=EventLog(
             engine, ingestor, clock, on_append=announcer.on_append if announcer else None

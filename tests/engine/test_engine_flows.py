@@ -3,6 +3,7 @@ conflicts, inline plans, selection rules, listing, plans, and the system trace d
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 from agentledger.core.errors import Conflict, FailedPrecondition, InvalidArgument
 from agentledger.engine.v1 import engine_pb2 as pb
 from services.engine.client import json_of
+from services.engine.domain.ids import new_event_id
+from services.engine.domain.model import OutboxEvent
 from services.engine.domain.system_trace import SCHEMA_PATH
 from tests.conftest import Database, Store
 from tests.engine.harness import EngineUnderTest, start_engine
@@ -227,3 +230,24 @@ async def test_a_registered_agent_class_runs_in_a_plan(
         assert json_of(done.result_json) == {"only": {"said": "HELLO"}}
     finally:
         await engine.close()
+
+
+async def test_the_sweeper_relays_events_no_worker_will(engine: EngineUnderTest) -> None:
+    """E.g. the final step of a run that ended while trace_store was away."""
+    task = await engine.submit("chain3")
+    await engine.wait_state(task.task_id, {"COMPLETED"})
+    store = engine.built.store
+    orphan = OutboxEvent(new_event_id(), "test.late", {"n": 1}, time_ns=1)
+
+    def write() -> None:
+        with store.write() as tx:
+            store.record(tx, task.task_id, None, [orphan], 1)
+
+    write()
+    while engine.built.pool.running:  # the run finishes its last transaction
+        await asyncio.sleep(0)
+    assert await engine.built.pool.sweep(quiet_ns=0) == 1
+    events = await engine.events(task.task_id)
+    assert events[-1][0] == "test.late", [e[0] for e in events[-6:]]
+    assert store.pending_events(task.task_id, 10) == []
+    assert await engine.built.pool.sweep(quiet_ns=0) == 0

@@ -108,25 +108,25 @@ class Relay:
     async def drain(
         self, task_id: str, summary: SummaryView | None = None, *, new_task: bool = False
     ) -> int:
-        """Sends whatever the task's outbox still holds (left by a crash or a user-side
-        change), then deletes it. Returns how many events were sent."""
+        """Sends whatever the task's outbox holds now (left by a crash, a user-side change or a
+        run that could not finish relaying), deletes it, then puts `summary` (first instead, for
+        a `new_task`). Returns how many events were sent."""
         sent = 0
+        if new_task and summary is not None:
+            async with self._lock(task_id):
+                await self.sink.put_summary(summary)
+            summary = None
         # Only what is there now: a worker running the task relays its own later events, and
         # chasing them would send each one twice.
         upto = await self._offload.read(self._store.last_outbox_seq, task_id)
         while True:
             rows = await self._offload.read(self._store.pending_events, task_id, MAX_BATCH, upto)
             if not rows:
-                if summary is not None and sent == 0:
+                if summary is not None:
                     async with self._lock(task_id):
                         await self.sink.put_summary(summary)
                 return sent
-            await self.send(
-                task_id,
-                [e for _, e in rows],
-                summary if sent == 0 else None,
-                new_task=new_task and sent == 0,
-            )
+            await self.send(task_id, [e for _, e in rows])
             await self._offload.write(self._forget, task_id, rows[0][0], rows[-1][0])
             sent += len(rows)
 

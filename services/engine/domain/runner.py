@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +19,7 @@ from agentledger.core.offload import Offloader
 from services.engine.domain.advice import Advisor, choose_path
 from services.engine.domain.agents.base import Agent, RateLimits, RemainingBudget, Usage
 from services.engine.domain.decisions import BudgetState, Checkpoint, Decision, NodeOutcome
+from services.engine.domain.feed import RunFeed
 from services.engine.domain.governance import GovernanceEngine
 from services.engine.domain.ids import new_event_id
 from services.engine.domain.model import (
@@ -70,6 +71,7 @@ class RunnerDeps:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     advisor: Advisor | None = None
     summary_every_s: float = 1.0
+    relay_close_s: float = 30.0  # how long a run's end waits for trace_store to take its trace
 
 
 @dataclass
@@ -102,6 +104,7 @@ class TaskRun:
         self._forecast: dict[str, Any] = {}
         self._forecast_dirty = False
         self._digests: dict[str, str] = {}
+        self._feed: RunFeed | None = None
 
     # Called by the worker pool's heartbeat.
     def on_control(self, control: Control) -> None:
@@ -121,6 +124,8 @@ class TaskRun:
         except LeaseLost as exc:
             log.warning("stopped running %s: %s", self.task_id, exc)
         finally:
+            if self._feed is not None and not self._feed_closed():
+                await self._feed.aborted()
             if self._advice is not None:
                 self._advice.cancel()
             for t in self._running.values():
@@ -162,8 +167,8 @@ class TaskRun:
         self._forecast = dict(task.forecast)
         if d.advisor is not None:
             self._advice = asyncio.create_task(self._advise(d.advisor))
+        self._feed = RunFeed(d.relay, self.task_id, self._note_decision_seqs)
         outcomes: list[tuple[PlanNode, NodeOutcome]] = []
-        sent: tuple[int, int] | None = None
         stop: Stop | None = None
         while True:
             if self.lost:
@@ -186,16 +191,23 @@ class TaskRun:
             if target is not None:
                 trace_events = [*events, *await self._prepare_end(target, stop)]
             rec, transition_event = await d.offload.write(
-                self._write, trace_events, writes, usage, degrades, target, stop, sent
+                self._write,
+                trace_events,
+                writes,
+                usage,
+                degrades,
+                target,
+                stop,
+                self._feed.confirmed(),
             )
             if transition_event is not None:
                 trace_events = [*trace_events, transition_event]
             self.on_control(rec.control)
-            seqs = await d.relay.send(self.task_id, trace_events, self._maybe_summary(target))
-            self._note_decision_seqs(trace_events, seqs)
-            sent = (rec.first, rec.last) if trace_events else None
+            # Durable now (the outbox); trace_store gets them in order, off this path.
+            self._feed.push(trace_events, rec.first, rec.last, self._maybe_summary(target))
             if target is not None:
-                await d.offload.write(self._forget, sent)
+                confirmed = await self._feed.close(d.relay_close_s)
+                await d.offload.write(self._forget, confirmed)
                 return
             for nr in launch:
                 self._launch(nr)
@@ -568,12 +580,12 @@ class TaskRun:
         degrades: int,
         target: State | None,
         stop: Stop | None,
-        sent: tuple[int, int] | None,
+        relayed: list[tuple[int, int]],
     ) -> tuple[Any, OutboxEvent | None]:
         d, now = self.d, self.d.clock.now_ns()
         with d.store.write() as tx:
-            if sent is not None:
-                d.store.forget_relayed(tx, self.task_id, *sent)
+            for first, last in relayed:
+                d.store.forget_relayed(tx, self.task_id, first, last)
             d.store.save_nodes(tx, self.task_id, writes)
             if self._forecast_dirty:
                 d.store.save_forecast(tx, self.task_id, self._forecast)
@@ -604,10 +616,11 @@ class TaskRun:
         self._forecast_dirty = False
         return rec, transition_event
 
-    def _forget(self, sent: tuple[int, int] | None) -> None:
-        if sent is not None:
+    def _forget(self, relayed: list[tuple[int, int]]) -> None:
+        if relayed:
             with self.d.store.write() as tx:
-                self.d.store.forget_relayed(tx, self.task_id, *sent)
+                for first, last in relayed:
+                    self.d.store.forget_relayed(tx, self.task_id, first, last)
 
     def _launch(self, nr: NodeRun) -> None:
         agent: Agent | None = None
@@ -807,7 +820,10 @@ class TaskRun:
             artifacts=tuple(a for a in out.output.get("artifacts", ()) if isinstance(a, Mapping)),
         )
 
-    def _note_decision_seqs(self, events: list[OutboxEvent], seqs: list[int]) -> None:
+    def _feed_closed(self) -> bool:
+        return self._feed is None or self._feed.done
+
+    def _note_decision_seqs(self, events: Sequence[OutboxEvent], seqs: Sequence[int]) -> None:
         for e, seq in zip(events, seqs, strict=False):
             if e.type == "governance.decision":
                 p = e.payload

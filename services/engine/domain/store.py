@@ -359,10 +359,15 @@ class EngineStore:
             ).fetchone()
         return int(row[0]) if row else 0
 
-    def tasks_with_pending_events(self, limit: int) -> list[str]:
+    def orphaned_outboxes(self, now_ns: int, quiet_ns: int, limit: int) -> list[str]:
+        """Tasks whose outbox holds events no worker is relaying: no live lease, and no change
+        for `quiet_ns` (a run that just ended may still be relaying its last step)."""
         with self.read() as tx:
             rows = tx.execute(
-                "SELECT DISTINCT task_id FROM en_outbox ORDER BY task_id LIMIT ?", (limit,)
+                "SELECT DISTINCT o.task_id FROM en_outbox o JOIN en_tasks t"
+                " ON t.task_id = o.task_id WHERE (t.lease_owner = '' OR t.lease_expires_ns < ?)"
+                " AND t.updated_ns < ? ORDER BY o.task_id LIMIT ?",
+                (now_ns, now_ns - quiet_ns, limit),
             ).fetchall()
         return [r[0] for r in rows]
 

@@ -11,6 +11,7 @@ from agentledger.core.loops import PeriodicLoop
 from agentledger.core.offload import Offloader
 from services.engine.domain.queue import Claim, TaskQueue
 from services.engine.domain.runner import RunnerDeps, TaskRun
+from services.engine.domain.summary import summary_of
 
 log = logging.getLogger("agentledger.engine.workers")
 
@@ -24,6 +25,21 @@ class Heartbeat(PeriodicLoop):
 
     async def run_once(self) -> None:
         await self._pool.renew()
+
+
+class OutboxSweeper(PeriodicLoop):
+    """Relays what no worker will: the last steps of a run that ended while trace_store was
+    away, the events of an engine that died after its final commit, a submit whose relay
+    failed. Idempotent (event ids), so racing a live relay costs a duplicate send, no more."""
+
+    name = "engine-outbox-sweeper"
+
+    def __init__(self, pool: WorkerPool, interval_s: float) -> None:
+        super().__init__(interval_s)
+        self._pool = pool
+
+    async def run_once(self) -> None:
+        await self._pool.sweep()
 
 
 class WorkerPool:
@@ -46,6 +62,8 @@ class WorkerPool:
         self._wake = asyncio.Event()
         self._claimer: asyncio.Task[None] | None = None
         self.heartbeat = Heartbeat(self, lease_s / 3)
+        self.sweeper = OutboxSweeper(self, lease_s)
+        self._quiet_ns = int(lease_s * 1e9)
         self.started = 0
         self._stopping = False
 
@@ -60,6 +78,7 @@ class WorkerPool:
     def start(self) -> None:
         self._claimer = asyncio.get_running_loop().create_task(self._claim_forever())
         self.heartbeat.start()
+        self.sweeper.start()
 
     async def stop(self) -> None:
         """Stops claiming and abandons the runs in flight: their leases lapse and another
@@ -69,6 +88,7 @@ class WorkerPool:
             self._claimer.cancel()
             await asyncio.wait([self._claimer])
         await self.heartbeat.stop()
+        await self.sweeper.stop()
         runs = [t for _, t in self._runs.values()]
         for t in runs:
             t.cancel()
@@ -94,6 +114,22 @@ class WorkerPool:
                 entry[0].on_lease_lost()
             else:
                 entry[0].on_control(r.control)
+
+    async def sweep(self, quiet_ns: int | None = None) -> int:
+        """One round of the sweeper; returns how many tasks it relayed."""
+        deps = self._deps
+        quiet = self._quiet_ns if quiet_ns is None else quiet_ns
+        orphans = await self._offload.read(
+            deps.store.orphaned_outboxes, deps.clock.now_ns(), quiet, 100
+        )
+        relayed = 0
+        for task_id in orphans:
+            if task_id in self._runs:
+                continue  # its run here relays them
+            task = await self._offload.read(deps.store.get_task, task_id)
+            await deps.relay.drain(task_id, summary_of(task, now_ns=deps.clock.now_ns()))
+            relayed += 1
+        return relayed
 
     def control(self, task_id: str) -> TaskRun | None:
         entry = self._runs.get(task_id)
