@@ -16,6 +16,7 @@ import yaml
 from agentledger.core.server import run_until_signalled
 from agentledger.core.settings import CommonSettings
 from services.engine.settings import EngineSettings
+from services.optimizer.settings import OptimizerSettings
 from services.trace_store.settings import TraceStoreSettings
 
 K8S = Path(__file__).resolve().parents[1] / "deploy" / "k8s"
@@ -36,6 +37,7 @@ class Svc:
     module: str  # what `python -m` runs
     port: int
     listen_var: str  # read by the settings; proves the recording works
+    has_db: bool = True  # reads a database URL from the agentledger-db Secret
 
     def read(self, environ: Mapping[str, str]) -> Any:
         return self.settings.from_env(environ)
@@ -52,7 +54,15 @@ TRACE_STORE = Svc(
     "AGENTLEDGER_TRACE_STORE_LISTEN",
 )
 ENGINE = Svc("engine", EngineSettings, "services.engine", 50052, "AGENTLEDGER_ENGINE_LISTEN")
-SERVICES = [TRACE_STORE, ENGINE]
+OPTIMIZER = Svc(
+    "optimizer",
+    OptimizerSettings,
+    "services.optimizer",
+    50053,
+    "AGENTLEDGER_OPTIMIZER_LISTEN",
+    has_db=False,  # stateless: deterministic functions plus reads of TraceStore history
+)
+SERVICES = [TRACE_STORE, ENGINE, OPTIMIZER]
 each_service = pytest.mark.parametrize("svc", SERVICES, ids=str)
 
 
@@ -157,6 +167,15 @@ def _container_env(container: dict[str, Any]) -> dict[str, str]:
     return env
 
 
+def _assert_service_target(target: str, svc: Svc) -> None:
+    """`target` is `svc`'s Service in this namespace, on the Service's port."""
+    host, port = target.rsplit(":", 1)
+    service, namespace, *rest = host.split(".")
+    assert (service, namespace, rest) == (svc.name, NAMESPACE, ["svc"])
+    (service_port,) = _one("Service", service)["spec"]["ports"]
+    assert int(port) == service_port["port"] == svc.port
+
+
 def _asked(read: Callable[[Mapping[str, str]], object]) -> set[str]:
     environ = RecordingEnv()
     read(environ)
@@ -213,7 +232,10 @@ def test_configmap_holds_only_common_settings() -> None:
 def test_settings_accept_the_manifest_environment(svc: Svc) -> None:
     settings = _settings(svc)
     assert settings.listen == f"0.0.0.0:{svc.port}"
-    assert settings.db_url.startswith("postgresql://")
+    if svc.has_db:
+        assert settings.db_url.startswith("postgresql://")
+    else:
+        assert not hasattr(settings, "db_url")
     assert settings.common.log_format == "json"
     assert settings.common.log_level == "INFO"
 
@@ -231,12 +253,21 @@ def test_engine_settings() -> None:
         "fieldPath": "metadata.name"
     }
     assert settings.lease_s == 30.0
-    # The engine reaches the TraceStore through its Service, on the Service's port.
-    host, port = settings.trace_store_target.rsplit(":", 1)
-    service, namespace, *rest = host.split(".")
-    assert (service, namespace, rest) == ("trace-store", NAMESPACE, ["svc"])
-    (service_port,) = _one("Service", service)["spec"]["ports"]
-    assert int(port) == service_port["port"] == TRACE_STORE.port
+    # The engine reaches the TraceStore and the Optimizer through their Services, on the
+    # Services' ports; without the optimizer's address it would run without its proposals.
+    _assert_service_target(settings.trace_store_target, TRACE_STORE)
+    _assert_service_target(settings.optimizer_target, OPTIMIZER)
+
+
+def test_optimizer_settings() -> None:
+    settings = _settings(OPTIMIZER)
+    # The forecaster reads history from the TraceStore through its Service.
+    _assert_service_target(settings.trace_store_target, TRACE_STORE)
+    assert settings.workers >= 1
+    # No database: the container refers to no Secret at all.
+    container = _container(OPTIMIZER)
+    assert not any("secretRef" in source for source in container.get("envFrom", []))
+    assert not any("secretKeyRef" in var.get("valueFrom", {}) for var in container["env"])
 
 
 def test_engine_tasks_dir_is_a_writable_volume() -> None:
@@ -338,7 +369,7 @@ def test_runs_locked_down(svc: Svc) -> None:
     assert context["allowPrivilegeEscalation"] is False
     assert context["capabilities"]["drop"] == ["ALL"]
     # TraceStore blob uploads spool to temporary files, engine commands write temporary
-    # files: /tmp must stay writable.
+    # files, libraries may expect a temporary folder: /tmp must stay writable.
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert "emptyDir" in volumes[mounts["/tmp"]]

@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from agentledger.core.clock import Clock
 from agentledger.core.offload import Offloader
-from services.engine.domain.advice import Advisor, choose_path
+from services.engine.domain.advice import Advisor
 from services.engine.domain.agents.base import Agent, RateLimits, RemainingBudget, Usage
-from services.engine.domain.decisions import BudgetState, Checkpoint, Decision, NodeOutcome
+from services.engine.domain.decisions import BudgetState, Checkpoint, NodeOutcome
 from services.engine.domain.feed import RunFeed
 from services.engine.domain.governance import GovernanceEngine
-from services.engine.domain.ids import new_event_id
 from services.engine.domain.model import (
-    SEVERITY_ERROR,
-    SEVERITY_INFO,
     SEVERITY_NOTICE,
     SEVERITY_WARNING,
     Fence,
@@ -37,14 +34,15 @@ from services.engine.domain.node_exec import EventBuffer, NodeRun, execute_node,
 from services.engine.domain.plan import Plan, PlanNode
 from services.engine.domain.queue import Claim
 from services.engine.domain.relay import Relay
+from services.engine.domain.run_advice import RunAdvice
+from services.engine.domain.run_events import DecisionLog, Events, node_record
 from services.engine.domain.state_manager import StateManager
 from services.engine.domain.states import State
 from services.engine.domain.store import Control, EngineStore, dumps
-from services.engine.domain.summary import DecisionPoint, summary_of
+from services.engine.domain.summary import summary_of
 from services.engine.domain.system_trace import SystemTraceWriter
 
 log = logging.getLogger("agentledger.engine.runner")
-SALIENCE = {"fail": 1.0, "pause": 0.8, "degrade": 0.6, "retry": 0.4, "continue": 0.1}
 
 
 class PlanSource(Protocol):
@@ -96,14 +94,10 @@ class TaskRun:
         self.lost = False
         self._running: dict[str, asyncio.Task[NodeOutcome]] = {}
         self._buffer = EventBuffer(deps.clock)
-        self._decisions: list[DecisionPoint] = []
+        self._ev = Events(deps.clock)
+        self._decision_log = DecisionLog()
         self._last_summary_ns = 0
-        # The optimizer's proposals: asked at the start without holding up the first nodes.
-        self._advice: asyncio.Task[list[OutboxEvent]] | None = None
-        self._pareto: dict[str, str] = {}
-        self._forecast: dict[str, Any] = {}
-        self._forecast_dirty = False
-        self._digests: dict[str, str] = {}
+        self._advice: RunAdvice | None = None
         self._feed: RunFeed | None = None
 
     # Called by the worker pool's heartbeat.
@@ -124,7 +118,7 @@ class TaskRun:
         except LeaseLost as exc:
             log.warning("stopped running %s: %s", self.task_id, exc)
         finally:
-            if self._feed is not None and not self._feed_closed():
+            if self._feed is not None and not self._feed.done:
                 await self._feed.aborted()
             if self._advice is not None:
                 self._advice.cancel()
@@ -164,18 +158,23 @@ class TaskRun:
         # What earlier holders and user-side changes left unsent, with the claim's own event.
         await d.relay.drain(self.task_id, self._summary(State.RUNNING))
         self._last_summary_ns = d.clock.now_ns()
-        self._forecast = dict(task.forecast)
         if d.advisor is not None:
-            self._advice = asyncio.create_task(self._advise(d.advisor))
-        self._feed = RunFeed(d.relay, self.task_id, self._note_decision_seqs)
+            self._advice = RunAdvice(d.advisor, self._ev, task, plan)
+            self._advice.start(list(self.completed))
+        self._feed = RunFeed(d.relay, self.task_id, self._decision_log.note)
         outcomes: list[tuple[PlanNode, NodeOutcome]] = []
         stop: Stop | None = None
         while True:
             if self.lost:
                 return
-            recovery = await self._recovery_proposals(outcomes)
+            recovery = (
+                await self._advice.recovery(outcomes, self.completed, self.inputs, self.tried)
+                if self._advice is not None
+                else {}
+            )
             events, writes, usage, degrades, stop = self._absorb(outcomes, stop, recovery)
-            events[:0] = self._advice_events(wait=False)
+            if self._advice is not None:
+                events[:0] = self._advice.ready()
             stop = self._apply_control(stop, events)
             launch: list[NodeRun] = []
             if stop is None:
@@ -184,8 +183,9 @@ class TaskRun:
             if stop is not None and stop.kind in ("cancel", "fail") and self._running:
                 await self._cancel_running(events)
             target = self._target(stop, launch)
-            if target is not None and d.advisor is not None:
-                events += await self._finish_advice(target)
+            if target is not None and self._advice is not None:
+                seconds = self._budget_state().seconds_used
+                events += await self._advice.finish(target, self.usage.tokens, seconds)
             events += self._buffer.take()
             trace_events = events
             if target is not None:
@@ -246,24 +246,31 @@ class TaskRun:
                 proposals=self._proposals(recovery.get(node.id)),
             )
             decision = self.d.governance.evaluate(cp)
-            events.append(self._node_event(node, out))
+            events.append(self._ev.outcome(node, out))
             if node.id in recovery:
                 events.append(
-                    self._event(
+                    self._ev.event(
                         "optimizer.recovery", dict(recovery[node.id]), "optimizer", node=node
                     )
                 )
-            events.append(self._decision_event(node, decision))
+            events.append(self._ev.decision(node, decision))
             if decision.conflict is not None:
                 events.append(
-                    self._event(
+                    self._ev.event(
                         "governance.conflict",
                         decision.as_payload()["conflict"],
                         node=node,
                         severity=SEVERITY_WARNING,
                     )
                 )
-            rec = self._record(node, out, decision)
+            rec = node_record(
+                node,
+                out,
+                decision,
+                tried=self.tried.get(node.id, ()),
+                epoch=self.fence.epoch,
+                now_ns=self.d.clock.now_ns(),
+            )
             writes.append(rec)
             self.records[node.id] = rec
             action = decision.action
@@ -305,123 +312,21 @@ class TaskRun:
         self.degrades += degrades
         return events, writes, usage, degrades, stop
 
-    # ------------------------------------------------------------------ optimizer
-
-    async def _advise(self, advisor: Advisor) -> list[OutboxEvent]:
-        """Schedule, Pareto frontier and (once per task) forecast, as evidence events."""
-        events: list[OutboxEvent] = []
-        schedule = await advisor.schedule(self.plan, self.task.budget, sorted(self.completed))
-        if schedule:
-            events.append(self._event("optimizer.schedule", schedule, "optimizer"))
-        frontier = await advisor.frontier(self.plan)
-        if frontier:
-            paths = [
-                {
-                    "choices": {c["node_id"]: c["variant"] for c in p["choices"]},
-                    "score": p.get("score", {}),
-                }
-                for p in frontier.get("frontier", [])
-            ]
-            chosen = choose_path(paths, self.task.mode)
-            self._pareto = dict(chosen.get("choices", {}))
-            payload = {
-                k: frontier.get(k)
-                for k in ("pareto_version", "candidate_space", "pruned", "exact", "error_bound")
-            }
-            payload |= {"frontier_size": len(paths), "mode": self.task.mode, "chosen": chosen}
-            payload["rejected"] = frontier.get("rejected", [])[:5]
-            events.append(self._event("optimizer.pareto", payload, "optimizer"))
-        if not self._forecast:
-            forecast = await advisor.forecast(self.plan, self.task.mode, self.task.goal)
-            if forecast:
-                self._forecast, self._forecast_dirty = dict(forecast), True
-                events.append(self._event("optimizer.forecast", forecast, "optimizer"))
-        return events
-
-    def _advice_events(self, *, wait: bool) -> list[OutboxEvent]:
-        t = self._advice
-        if t is None or not t.done() or t.cancelled():
-            return []
-        self._advice = None
-        if t.exception() is not None:
-            log.warning("optimizer advice for %s failed: %s", self.task_id, t.exception())
-            return []
-        return t.result()
-
-    async def _finish_advice(self, target: State) -> list[OutboxEvent]:
-        """At the end: the proposals still on their way, then forecast against actuals."""
-        events: list[OutboxEvent] = []
-        if self._advice is not None:
-            await asyncio.wait([self._advice])
-            events += self._advice_events(wait=True)
-        advisor = self.d.advisor
-        if (
-            advisor is not None
-            and self._forecast
-            and target
-            in (
-                State.COMPLETED,
-                State.FAILED,
-                State.CANCELLED,
-            )
-        ):
-            seconds = self._budget_state().seconds_used
-            reconciled = await advisor.reconcile(self._forecast, self.usage.tokens, seconds)
-            if reconciled:
-                self._forecast = {**self._forecast, "reconciled": dict(reconciled)}
-                self._forecast_dirty = True
-                events.append(self._event("optimizer.forecast_reconciled", reconciled, "optimizer"))
-        return events
-
-    async def _recovery_proposals(
-        self, outcomes: list[tuple[PlanNode, NodeOutcome]]
-    ) -> dict[str, Mapping[str, Any]]:
-        advisor = self.d.advisor
-        if advisor is None:
-            return {}
-        current = {
-            k: input_digest(
-                {
-                    "inputs": self.inputs,
-                    "up": {d: self.completed[d].output for d in self._nodes[k].depends_on},
-                }
-            )
-            for k in self.completed
-        }
-        out: dict[str, Mapping[str, Any]] = {}
-        for node, outcome in outcomes:
-            if outcome.status == "failed":
-                proposal = await advisor.recovery(
-                    self.plan,
-                    outcome,
-                    tuple(self.tried.get(node.id, ())),
-                    {k: v for k, v in self._digests.items() if k in self.completed},
-                    current,
-                )
-                if proposal:
-                    out[node.id] = proposal
-        return out
-
     def _proposals(self, recovery: Mapping[str, Any] | None) -> dict[str, Any]:
-        proposals: dict[str, Any] = {}
-        if recovery:
-            proposals["recovery"] = recovery
-        if self._pareto:
-            proposals["pareto"] = self._pareto
-        return proposals
+        return self._advice.proposals(recovery) if self._advice is not None else {}
 
     def _apply_control(self, stop: Stop | None, events: list[OutboxEvent]) -> Stop | None:
         """A user's pause or cancel request becomes the run's stop; cancel overrides a pause
         in progress, and a resume that withdrew a pending pause lets the run go on."""
         c = self._control
         if c.action == "cancel" and (stop is None or stop.kind in ("pause", "wait_input")):
-            events.append(self._event("task.control_applied", {"action": "cancel"}, c.actor))
+            events.append(self._ev.event("task.control_applied", {"action": "cancel"}, c.actor))
             return Stop("cancel", c.actor, c.reason or "cancel requested", source="user")
         if c.action == "pause" and stop is None:
-            events.append(self._event("task.control_applied", {"action": "pause"}, c.actor))
+            events.append(self._ev.event("task.control_applied", {"action": "pause"}, c.actor))
             return Stop("pause", c.actor, c.reason or "pause requested", source="user")
         if not c.action and stop is not None and stop.kind == "pause" and stop.source == "user":
-            events.append(self._event("task.control_withdrawn", {"action": "pause"}, c.actor))
+            events.append(self._ev.event("task.control_withdrawn", {"action": "pause"}, c.actor))
             return None
         return stop
 
@@ -448,7 +353,7 @@ class TaskRun:
             decision = self.d.governance.evaluate(cp)
             if decision.action != "continue":
                 # Only checkpoints that change something are worth an event.
-                events.append(self._decision_event(node, decision, "budget"))
+                events.append(self._ev.decision(node, decision, "budget"))
             if decision.action == "fail":
                 return (
                     launch,
@@ -491,9 +396,10 @@ class TaskRun:
                 timeout_s=max(timeout, 0.001),
             )
             digest = input_digest({"inputs": self.inputs, "up": upstream})
-            self._digests[node.id] = digest
+            if self._advice is not None:
+                self._advice.digests[node.id] = digest
             events.append(
-                self._event(
+                self._ev.event(
                     "node.started",
                     {
                         "attempt": attempt,
@@ -537,7 +443,7 @@ class TaskRun:
             now_ns=self.d.clock.now_ns(),
         )
         return [
-            self._event(
+            self._ev.event(
                 "task.system_trace_written",
                 {"blob_id": blob_id, "schema": self.d.system_trace.schema_id},
                 blob_ids=(blob_id,),
@@ -587,8 +493,10 @@ class TaskRun:
             for first, last in relayed:
                 d.store.forget_relayed(tx, self.task_id, first, last)
             d.store.save_nodes(tx, self.task_id, writes)
-            if self._forecast_dirty:
-                d.store.save_forecast(tx, self.task_id, self._forecast)
+            advice = self._advice
+            if advice is not None and advice.forecast_dirty:
+                d.store.save_forecast(tx, self.task_id, advice.forecast)
+                advice.forecast_dirty = False
             transition_event = None
             fence: Fence | None = self.fence
             if target is not None:
@@ -613,7 +521,6 @@ class TaskRun:
             rec = d.store.record(
                 tx, self.task_id, fence, all_events, now, usage=usage, degrades=degrades
             )
-        self._forecast_dirty = False
         return rec, transition_event
 
     def _forget(self, relayed: list[tuple[int, int]]) -> None:
@@ -678,7 +585,7 @@ class TaskRun:
         self._running.clear()
         for node_id in sorted(tasks):
             events.append(
-                self._event(
+                self._ev.event(
                     "node.cancelled", {}, node=self._nodes[node_id], severity=SEVERITY_NOTICE
                 )
             )
@@ -705,12 +612,12 @@ class TaskRun:
             now_ns=self.d.clock.now_ns(),
             usage=self.usage,
             current_node=",".join(running)[:200],
-            decisions=self._decisions,
+            decisions=self._decision_log.points,
             degrade_count=self.degrades,
             pause_count=self.pauses + (1 if state in (State.PAUSED, State.WAITING_INPUT) else 0),
             failure_type=None,
             extra={"nodes_completed": len(self.completed), "nodes_total": len(self.plan.nodes)},
-            forecast=self._forecast,
+            forecast=self._advice.forecast if self._advice is not None else None,
         )
 
     def _maybe_summary(self, target: State | None) -> Any:
@@ -719,127 +626,3 @@ class TaskRun:
             return None
         self._last_summary_ns = now
         return self._summary(target or State.RUNNING)
-
-    def _event(
-        self,
-        type: str,
-        payload: Mapping[str, Any],
-        actor: str = "engine",
-        *,
-        node: PlanNode | None = None,
-        severity: int = SEVERITY_INFO,
-        blob_ids: tuple[str, ...] = (),
-    ) -> OutboxEvent:
-        return OutboxEvent(
-            new_event_id(),
-            type,
-            payload,
-            phase=node.phase if node else "",
-            node_id=node.id if node else "",
-            severity=severity,
-            actor=actor,
-            time_ns=self.d.clock.now_ns(),
-            blob_ids=blob_ids,
-        )
-
-    def _node_event(self, node: PlanNode, out: NodeOutcome) -> OutboxEvent:
-        payload: dict[str, Any] = {
-            "attempt": out.attempt,
-            "variant": out.variant,
-            "duration_s": round(out.duration_s, 6),
-            "usage": {
-                "tokens_in": out.usage.tokens_in,
-                "tokens_out": out.usage.tokens_out,
-                "usd": out.usage.usd,
-                "tool_seconds": out.usage.tool_seconds,
-            },
-        }
-        encoded = dumps(dict(out.output))
-        payload["output"] = dict(out.output) if len(encoded) <= 4096 else {"truncated": True}
-        if out.failure is not None:
-            payload["failure"] = {
-                "kind": out.failure.kind,
-                "message": out.failure.message,
-                "signals": dict(out.failure.signals),
-            }
-        for key in ("success_proxy", "verified"):
-            if getattr(out, key) is not None:
-                payload[key] = getattr(out, key)
-        if out.claims:
-            payload["claims"] = dict(out.claims)
-        if out.policy_violations:
-            payload["policy_violations"] = list(out.policy_violations)
-        kind = {"completed": "node.completed", "needs_input": "node.needs_input"}.get(
-            out.status, "node.failed"
-        )
-        severity = SEVERITY_ERROR if out.status == "failed" else SEVERITY_INFO
-        return self._event(kind, payload, f"agent:{node.agent}", node=node, severity=severity)
-
-    def _decision_event(
-        self, node: PlanNode, decision: Decision, checkpoint: str = "after_node"
-    ) -> OutboxEvent:
-        severity = {
-            "fail": SEVERITY_ERROR,
-            "pause": SEVERITY_WARNING,
-            "degrade": SEVERITY_WARNING,
-            "retry": SEVERITY_NOTICE,
-        }.get(decision.action, SEVERITY_INFO)
-        return self._event(
-            "governance.decision",
-            {**decision.as_payload(), "checkpoint": checkpoint},
-            "governance",
-            node=node,
-            severity=severity,
-        )
-
-    def _record(self, node: PlanNode, out: NodeOutcome, decision: Decision) -> NodeRecord:
-        now = self.d.clock.now_ns()
-        status = (
-            "completed"
-            if out.status == "completed" and decision.action == "continue"
-            else "waiting"
-            if out.status == "needs_input"
-            else "failed"
-        )
-        failure = None
-        if out.failure is not None:
-            failure = {"kind": out.failure.kind, "message": out.failure.message}
-        return NodeRecord(
-            node_id=node.id,
-            status=status,
-            attempt=out.attempt,
-            variant=out.variant,
-            tried_variants=tuple(self.tried.get(node.id, ())),
-            output=out.output,
-            claims=out.claims,
-            failure=failure,
-            usage=out.usage,
-            started_ns=now - int(out.duration_s * 1e9),
-            ended_ns=now,
-            epoch=self.fence.epoch,
-            artifacts=tuple(a for a in out.output.get("artifacts", ()) if isinstance(a, Mapping)),
-        )
-
-    def _feed_closed(self) -> bool:
-        return self._feed is None or self._feed.done
-
-    def _note_decision_seqs(self, events: Sequence[OutboxEvent], seqs: Sequence[int]) -> None:
-        for e, seq in zip(events, seqs, strict=False):
-            if e.type == "governance.decision":
-                p = e.payload
-                self._decisions.append(
-                    DecisionPoint(
-                        seq,
-                        e.node_id,
-                        str(p["rule"]),
-                        str(p["action"]),
-                        str(p["reason"]),
-                        SALIENCE.get(str(p["action"]), 0.1),
-                    )
-                )
-        if len(self._decisions) > 64:
-            self._decisions = sorted(self._decisions, key=lambda d: (-d.salience, d.seq))[:16]
-
-
-def with_attempt(rec: NodeRecord, attempt: int) -> NodeRecord:
-    return replace(rec, attempt=attempt)
