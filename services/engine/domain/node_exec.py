@@ -155,7 +155,6 @@ async def execute_node(
     try:
         if agent is None:
             raise agent_error or InvalidArgument(f"no agent for {run.variant.agent!r}")
-        run.work_dir.mkdir(parents=True, exist_ok=True)
         ctx = AgentContext(
             task_id=run.task_id,
             node_id=run.node.id,

@@ -155,6 +155,10 @@ class TaskRun:
         self.attempts = {k: r.attempt for k, r in records.items() if r.status != "completed"}
         self.tried = {k: list(r.tried_variants) for k, r in records.items()}
         self.on_control(Control(task.control, task.control_actor, task.control_reason))
+        # The task's working folder, shared by its nodes: made once per run, not per node.
+        await asyncio.to_thread(
+            (d.tasks_dir / self.task_id / "work").mkdir, parents=True, exist_ok=True
+        )
         # What earlier holders and user-side changes left unsent, with the claim's own event.
         await d.relay.drain(self.task_id, self._summary(State.RUNNING))
         self._last_summary_ns = d.clock.now_ns()
