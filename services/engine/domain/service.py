@@ -373,11 +373,13 @@ class EngineService:
                 f"task {task.task_id} waits for {', '.join(fields)}; missing: {', '.join(missing)}"
                 + (f" (question: {pending.get('question')})" if pending.get("question") else "")
             )
-        if not values:
-            raise InvalidArgument(
-                f"task {task.task_id} waits for input: {pending.get('question', '')}; pass input"
-            )
         node_id = str(pending.get("node_id", ""))
+        if not values:
+            if pending.get("rule") == "NeedsInput":
+                raise InvalidArgument(
+                    f"task {task.task_id} waits for input: {pending.get('question', '')}"
+                )
+            return {}  # e.g. the data was fixed where it lives: the node simply runs again
         if pending.get("rule") == "NeedsInput":
             return {"human_input_json": human_inputs_json(task.human_input, node_id, values)}
         return {"inputs_json": dumps({**task.inputs, **values})}
