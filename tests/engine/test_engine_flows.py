@@ -40,7 +40,8 @@ async def test_pause_a_running_task_then_resume_it(engine: EngineUnderTest) -> N
     task = await engine.submit("crashy")
     await _started(engine, task.task_id, "n1")
     paused = await engine.client.pause(task.task_id, actor="bob", reason="lunch")
-    assert paused.control == "pause"  # the worker pauses once the node in flight checkpoints
+    # The worker pauses once the node in flight checkpoints (it may have already).
+    assert paused.control == "pause" or paused.state == "PAUSED"
     done = await engine.wait_state(task.task_id, {"PAUSED", "COMPLETED", "FAILED"})
     assert done.state == "PAUSED"
     got = await engine.client.get(task.task_id)
@@ -63,7 +64,9 @@ async def test_cancel_overrides_a_pause_in_progress(engine: EngineUnderTest) -> 
     task = await engine.submit("blocker")
     await _started(engine, task.task_id, "wait")
     assert (await engine.client.pause(task.task_id, actor="bob")).control == "pause"
-    assert (await engine.client.cancel(task.task_id, actor="bob")).control == "cancel"
+    cancelled = await engine.client.cancel(task.task_id, actor="bob")
+    # The worker may have carried the request out already by the time the answer is read.
+    assert cancelled.control == "cancel" or cancelled.state == "CANCELLED"
     done = await engine.wait_state(task.task_id, {"CANCELLED", "PAUSED", "FAILED"})
     assert done.state == "CANCELLED"
 
