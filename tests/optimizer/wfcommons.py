@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import networkx as nx
@@ -9,7 +10,21 @@ import orjson
 
 from services.optimizer.domain.graph import Node, PlanGraph
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "wfcommons"
+
+def _data_dir() -> Path:
+    """The shared data folder beside the checkout (`../shared/data`), wherever the checkout is:
+    `AGENTLEDGER_SHARED_DATA` first, then next to the repository, then the workspace's."""
+    candidates = [
+        Path(p) / "wfcommons" for p in [os.environ.get("AGENTLEDGER_SHARED_DATA", "")] if p
+    ]
+    candidates += [
+        Path(__file__).resolve().parents[3] / "shared" / "data" / "wfcommons",
+        Path("/work/shared/data/wfcommons"),
+    ]
+    return next((c for c in candidates if c.is_dir()), candidates[-1])
+
+
+DATA = _data_dir()
 
 
 def instances() -> list[Path]:
