@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from grpc import aio
 
 from agentledger.core.errors import InvalidArgument
@@ -105,7 +103,7 @@ class EngineServicer:
         if not request.plan_id:
             raise InvalidArgument("plan_id is required")
         plan = self._svc.get_plan(request.plan_id, request.version)
-        text = Path(plan.source).read_text(encoding="utf-8") if Path(plan.source).is_file() else ""
+        text = await self._svc.plan_text(plan)
         return pb.GetPlanResponse(
             plan=convert.plan_pb(plan, self._svc.catalog.versions(plan.id)), text=text
         )

@@ -6,6 +6,7 @@ import pytest
 
 from agentledger.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from agentledger.engine.v1 import engine_pb2 as pb
+from services.trace_store.client import payload
 from tests.engine.harness import EngineUnderTest
 
 
@@ -127,3 +128,19 @@ async def test_bad_submissions_are_refused_by_name(engine: EngineUnderTest) -> N
         await engine.client.validate_plan(
             "id: x\nversion: 1\nnodes:\n  - {id: a, phase: biuld, agent: python, config: {}}\n"
         )
+
+
+async def test_a_data_pause_may_resume_without_input(engine: EngineUnderTest) -> None:
+    """The data may have been fixed where it lives: resuming runs the node again as it is."""
+    task = await engine.submit("rows", {"rows": [1, "x"]})
+    await engine.wait_state(task.task_id, {"WAITING_INPUT"})
+    page = await engine.store.client.list_events(task.task_id, limit=1000)
+    await engine.client.resume(task.task_id, actor="alice")
+    async for msg in engine.store.client.stream_events(task.task_id, page.next_cursor):
+        if msg.HasField("batch") and any(
+            e.type == "task.state_changed" and payload(e)["to"] == "WAITING_INPUT"
+            for e in msg.batch.events
+        ):
+            break
+    log = (engine.settings.tasks_dir / task.task_id / "work" / "runs.log").read_text().split()
+    assert log == ["sum", "sum"]  # asked again: the same rows fail the same way

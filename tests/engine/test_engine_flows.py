@@ -155,6 +155,7 @@ async def test_inline_plans_are_versioned_by_content(engine: EngineUnderTest) ->
         )
     done = await engine.wait_state(task.task_id, {"COMPLETED", "FAILED"})
     assert done.state == "COMPLETED"
+    assert "submitted with the task" in (await engine.client.get_plan("inline-demo")).text
 
 
 async def test_selection_rules_choose_and_are_recorded(engine: EngineUnderTest) -> None:

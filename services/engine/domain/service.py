@@ -17,6 +17,7 @@ from agentledger.core.errors import (
     Conflict,
     FailedPrecondition,
     InvalidArgument,
+    NotFound,
 )
 from agentledger.core.offload import Offloader
 from services.engine.domain.agents.base import Usage
@@ -391,6 +392,17 @@ class EngineService:
 
     def get_plan(self, plan_id: str, version: int) -> Plan:
         return self.catalog.get(plan_id, version)
+
+    async def plan_text(self, plan: Plan) -> str:
+        """The plan's source text: its file, or the snapshot stored when it was submitted."""
+        path = Path(plan.source)
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+        try:
+            text, _ = await self._offload.read(self.store.plan_text, plan.id, plan.version)
+        except NotFound:
+            return ""
+        return text
 
     def validate_plan(self, text: str, source: str) -> Plan:
         return load_plan(text, source=source or "<plan>", known_agents=self.known_agents)
