@@ -43,6 +43,7 @@ from services.engine.domain.summary import summary_of
 from services.engine.domain.system_trace import SystemTraceWriter
 
 log = logging.getLogger("agentledger.engine.runner")
+LEFTOVERS_AT_ONCE = 500  # outbox rows a run takes over in one go; more are drained first
 
 
 class PlanSource(Protocol):
@@ -129,7 +130,7 @@ class TaskRun:
 
     async def _run(self) -> None:
         d = self.d
-        task, records = await d.offload.read(self._load)
+        task, records, leftovers = await d.offload.read(self._load)
         plan = await d.plans.get(task.plan_id, task.plan_version)
         self.task, self.plan = task, plan
         self.records = records
@@ -159,13 +160,18 @@ class TaskRun:
         await asyncio.to_thread(
             (d.tasks_dir / self.task_id / "work").mkdir, parents=True, exist_ok=True
         )
-        # What earlier holders and user-side changes left unsent, with the claim's own event.
-        await d.relay.drain(self.task_id, self._summary(State.RUNNING))
-        self._last_summary_ns = d.clock.now_ns()
         if d.advisor is not None:
             self._advice = RunAdvice(d.advisor, self._ev, task, plan)
             self._advice.start(list(self.completed))
         self._feed = RunFeed(d.relay, self.task_id, self._decision_log.note)
+        # What earlier holders and user-side changes left unsent, with the claim's own event,
+        # go first, with the RUNNING summary (the feed merges it with the next, if it can).
+        if len(leftovers) > LEFTOVERS_AT_ONCE:
+            await d.relay.drain(self.task_id)
+            leftovers = []
+        first, last = (leftovers[0][0], leftovers[-1][0]) if leftovers else (0, 0)
+        self._feed.push([e for _, e in leftovers], first, last, self._summary(State.RUNNING))
+        self._last_summary_ns = d.clock.now_ns()
         outcomes: list[tuple[PlanNode, NodeOutcome]] = []
         stop: Stop | None = None
         while True:
@@ -219,10 +225,15 @@ class TaskRun:
 
     # ------------------------------------------------------------------ steps
 
-    def _load(self) -> tuple[TaskRecord, dict[str, NodeRecord]]:
-        with self.d.store.read() as tx:
-            return self.d.store.load_task(tx, self.task_id), self.d.store.load_nodes(
-                tx, self.task_id
+    def _load(
+        self,
+    ) -> tuple[TaskRecord, dict[str, NodeRecord], list[tuple[int, OutboxEvent]]]:
+        store = self.d.store
+        with store.read() as tx:
+            return (
+                store.load_task(tx, self.task_id),
+                store.load_nodes(tx, self.task_id),
+                store.load_pending(tx, self.task_id, LEFTOVERS_AT_ONCE + 1),
             )
 
     def _absorb(

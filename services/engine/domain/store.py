@@ -336,11 +336,17 @@ class EngineStore:
         self, task_id: str, limit: int, upto: int | None = None
     ) -> list[tuple[int, OutboxEvent]]:
         with self.read() as tx:
-            rows = tx.execute(
-                "SELECT oseq, body FROM en_outbox WHERE task_id = ? AND oseq <= ?"
-                " ORDER BY oseq LIMIT ?",
-                (task_id, upto if upto is not None else 2**62, limit),
-            ).fetchall()
+            return self.load_pending(tx, task_id, limit, upto)
+
+    @staticmethod
+    def load_pending(
+        tx: Driver, task_id: str, limit: int, upto: int | None = None
+    ) -> list[tuple[int, OutboxEvent]]:
+        rows = tx.execute(
+            "SELECT oseq, body FROM en_outbox WHERE task_id = ? AND oseq <= ?"
+            " ORDER BY oseq LIMIT ?",
+            (task_id, upto if upto is not None else 2**62, limit),
+        ).fetchall()
         return [(int(r[0]), decode_event(bytes(r[1]))) for r in rows]
 
     @staticmethod
