@@ -305,7 +305,10 @@ class TaskRun:
                 self.attempts[node.id] = 0
                 self._ready.add(node.id)
                 degrades += 1
-            elif action == "pause" and stop is None:
+            elif action == "pause":
+                if stop is not None:
+                    # One question at a time: this node asks again when the task resumes.
+                    continue
                 pending = {
                     "node_id": node.id,
                     "question": decision.question or decision.reason,

@@ -406,6 +406,3 @@ class EngineService:
 
     def validate_plan(self, text: str, source: str) -> Plan:
         return load_plan(text, source=source or "<plan>", known_agents=self.known_agents)
-
-    def node_records(self, records: Mapping[str, NodeRecord]) -> list[NodeRecord]:
-        return sorted(records.values(), key=lambda r: r.started_ns)
