@@ -90,7 +90,10 @@ class EngineUnderTest:
         The trace, not the engine's table, is what is waited on: it is written last."""
         async for msg in self.store.client.stream_events(task_id, until_terminal=True):
             for e in msg.batch.events if msg.HasField("batch") else ():
-                if e.type == "task.state_changed" and payload(e)["to"] in states:
+                to = payload(e).get("to") if e.type == "task.state_changed" else None
+                # A terminal state is waited on until the stream ends: trace_store has the
+                # final summary too then (the engine sends it after the events).
+                if to in states and to not in TERMINAL:
                     return (await self.client.get(task_id)).task
         return (await self.client.get(task_id)).task
 
