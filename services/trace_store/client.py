@@ -8,9 +8,6 @@ failures arrive as ``agentledger.core.errors`` exceptions.
 from __future__ import annotations
 
 import hashlib
-import os
-import time
-import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
@@ -19,20 +16,12 @@ from grpc import aio
 
 from agentledger.common.v1 import common_pb2
 from agentledger.core.client import call_metadata, open_channel, to_domain_error, with_retries
+from agentledger.core.ids import new_event_id
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
 from agentledger.trace_store.v1 import trace_store_pb2_grpc as pb_grpc
 from services.trace_store.domain.blobs import CHUNK_BYTES
 
 Severity = common_pb2.Severity
-
-
-def new_event_id() -> str:
-    """A time-sortable id (UUIDv7 layout), which keeps the store's event-id index compact."""
-    ms = time.time_ns() // 1_000_000
-    raw = bytearray(ms.to_bytes(6, "big") + os.urandom(10))
-    raw[6] = (raw[6] & 0x0F) | 0x70
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    return str(uuid.UUID(bytes=bytes(raw)))
 
 
 def event(

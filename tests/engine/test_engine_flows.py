@@ -158,6 +158,17 @@ async def test_inline_plans_are_versioned_by_content(engine: EngineUnderTest) ->
     assert "submitted with the task" in (await engine.client.get_plan("inline-demo")).text
 
 
+async def test_a_refused_inline_submission_leaves_no_plan_behind(engine: EngineUnderTest) -> None:
+    needs_input = INLINE.replace("inline-demo", "needs-input").replace(
+        "nodes:", "inputs:\n  city: {type: string}\nnodes:"
+    )
+    with pytest.raises(InvalidArgument, match="city"):
+        await engine.client.submit(
+            owner="alice", goal="x", budget=pb.Budget(seconds=9), plan_yaml=needs_input
+        )
+    assert "needs-input" not in {p.plan_id for p in await engine.client.list_plans()}
+
+
 async def test_selection_rules_choose_and_are_recorded(engine: EngineUnderTest) -> None:
     task = await engine.client.submit(owner="alice", goal="anything", budget=pb.Budget(seconds=9))
     assert (task.plan_id, task.plan_rule) == ("noop", "default")

@@ -1,24 +1,12 @@
-"""Time-sortable ids for tasks and events (UUIDv7 layout), so indexes stay compact."""
+"""Task ids: time-sortable, safe in paths and URLs. Event ids are the shared core ones."""
 
 from __future__ import annotations
 
-import os
-import time
-import uuid
+from agentledger.core.ids import new_event_id, new_uuid7
 
-
-def new_uuid7(now_ns: int | None = None) -> uuid.UUID:
-    ms = (now_ns if now_ns is not None else time.time_ns()) // 1_000_000
-    raw = bytearray(ms.to_bytes(6, "big") + os.urandom(10))
-    raw[6] = (raw[6] & 0x0F) | 0x70
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    return uuid.UUID(bytes=bytes(raw))
-
-
-def new_event_id() -> str:
-    return str(new_uuid7())
+__all__ = ["new_event_id", "new_task_id"]
 
 
 def new_task_id(now_ns: int | None = None) -> str:
-    """`tsk_` and 32 hex digits: sorts by creation time, safe in paths and URLs."""
+    """`tsk_` and 32 hex digits: sorts by creation time."""
     return "tsk_" + new_uuid7(now_ns).hex

@@ -37,7 +37,7 @@ class EventBuffer:
     """Events agents emit, held until the run's next step writes them to the outbox."""
 
     def __init__(self, clock: Clock) -> None:
-        self._clock = clock
+        self.clock = clock
         self.pending: list[OutboxEvent] = []
 
     def take(self) -> list[OutboxEvent]:
@@ -65,16 +65,29 @@ class NodeEvents:
             raise InvalidArgument(
                 f"agents may not emit {type!r}: task.*, node.* and governance.* are the engine's"
             )
+        self.record(type, payload or {}, severity=severity, actor=f"agent:{self._node.agent}")
+
+    def record(
+        self,
+        type: str,
+        payload: Mapping[str, Any],
+        *,
+        severity: int = SEVERITY_INFO,
+        actor: str = "engine",
+        blob_ids: tuple[str, ...] = (),
+    ) -> None:
+        """Any event of this node, the engine's own included (no namespace check)."""
         self._buffer.add(
             OutboxEvent(
                 new_event_id(),
                 type,
-                dict(payload or {}),
+                dict(payload),
                 phase=self._node.phase,
                 node_id=self._node.id,
                 severity=severity,
-                actor=f"agent:{self._node.agent}",
-                time_ns=self._buffer._clock.now_ns(),
+                actor=actor,
+                time_ns=self._buffer.clock.now_ns(),
+                blob_ids=blob_ids,
             )
         )
 
@@ -102,16 +115,10 @@ class NodeArtifacts:
         sha = await self._sink.put_blob(self._task_id, data, content_type)
         ref = ArtifactRef(str(rel), sha, len(data), content_type)
         self.written.append(ref)
-        self._events._buffer.add(
-            OutboxEvent(
-                new_event_id(),
-                "node.artifact_written",
-                {"name": ref.name, "sha256": sha, "size": ref.size, "content_type": content_type},
-                phase=self._events._node.phase,
-                node_id=self._events._node.id,
-                time_ns=self._events._buffer._clock.now_ns(),
-                blob_ids=(sha,),
-            )
+        self._events.record(
+            "node.artifact_written",
+            {"name": ref.name, "sha256": sha, "size": ref.size, "content_type": content_type},
+            blob_ids=(sha,),
         )
         return ref
 

@@ -81,17 +81,23 @@ class PlanCatalog:
         """Registers a plan submitted inline. The same content again returns the stored plan;
         different content under a used id + version is refused."""
         with self._lock:
-            existing = self._find(plan.id, plan.version)
+            existing = self.check(plan)
             if existing is None:
                 self._plans.setdefault(plan.id, {})[plan.version] = plan
                 return plan
-            if existing.digest != plan.digest:
-                raise Conflict(
-                    f"plan {plan.id} version {plan.version} already exists with different "
-                    f"content (from {existing.source or 'an earlier submission'}); raise its "
-                    f"version (latest is {max(self._plans[plan.id])})"
-                )
             return existing
+
+    def check(self, plan: Plan) -> Plan | None:
+        """What `add` would do, without registering: the plan already held under the same id
+        and version (same content), None if there is none; Conflict for different content."""
+        existing = self._find(plan.id, plan.version)
+        if existing is not None and existing.digest != plan.digest:
+            raise Conflict(
+                f"plan {plan.id} version {plan.version} already exists with different "
+                f"content (from {existing.source or 'an earlier submission'}); raise its "
+                f"version (latest is {max(self._plans[plan.id])})"
+            )
+        return existing
 
     def get(self, plan_id: str, version: int = 0) -> Plan:
         """The given version of a plan, or its latest when version is 0."""

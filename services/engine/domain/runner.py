@@ -623,7 +623,7 @@ class TaskRun:
         )
 
     def _summary(self, state: State) -> Any:
-        running = sorted(self._running) if hasattr(self, "_running") else []
+        running = sorted(self._running)
         return summary_of(
             self.task,
             state=state,

@@ -164,6 +164,7 @@ class EngineService:
             human_input={},
         )
         await self._offload.write(self._insert, task, plan, text)
+        self.catalog.add(plan)
         await self._publish(task.task_id, new_task=True)
         if self.pool is not None:
             self.pool.wake()
@@ -172,7 +173,8 @@ class EngineService:
     def _resolve_plan(self, s: Submission) -> tuple[Plan, Selection, str]:
         if s.plan_yaml:
             plan = load_plan(s.plan_yaml, source="<submitted plan>", known_agents=self.known_agents)
-            plan = self.catalog.add(plan)
+            # Registered only once its task is stored: a refused submission leaves nothing.
+            plan = self.catalog.check(plan) or plan
             return plan, explicit(plan.id, plan.version), s.plan_yaml
         if s.plan_id:
             selection = explicit(s.plan_id, s.plan_version)
@@ -279,12 +281,13 @@ class EngineService:
     ) -> TaskRecord:
         # A worker may claim the task between our read and our write: then try again, and the
         # request goes to the worker instead.
-        for _ in range(5):
+        for attempt in range(5):
             try:
                 await self._offload.write(self._apply, task_id, actor, reason, action, values)
                 break
-            except FailedPrecondition as exc:
-                if "is RUNNING, not" not in str(exc) and "held by worker" not in str(exc):
+            except FailedPrecondition:
+                now = await self._offload.read(self.store.get_task, task_id)
+                if attempt == 4 or not (now.state is State.RUNNING or now.lease_owner):
                     raise
         await self._publish(task_id)
         run = self.pool.control(task_id) if self.pool else None
