@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from agentledger.security.redaction import DEFAULT_POLICY, RedactingLogFilter
+
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _CONTEXT: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "agentledger_log_context", default=_EMPTY
@@ -79,10 +81,18 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
-    """Sends every log line of the process to stderr in the chosen format."""
-    handler = logging.StreamHandler(sys.stderr)
+def log_handler(service: str, fmt: str = "json", stream: Any = None) -> logging.Handler:
+    """A handler writing lines in the chosen format, each record redacted first: no secret
+    reaches a log line."""
+    handler = logging.StreamHandler(sys.stderr if stream is None else stream)
     handler.setFormatter(JsonFormatter(service) if fmt == "json" else TextFormatter(service))
+    handler.addFilter(RedactingLogFilter(DEFAULT_POLICY))
+    return handler
+
+
+def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
+    """Sends every log line of the process to stderr in the chosen format, redacted."""
+    handler = log_handler(service, fmt)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from agentledger.core.clock import Clock, SystemClock
 from agentledger.core.db import create_db_engine, is_sqlite, migrate
 from agentledger.core.offload import Offloader
+from agentledger.security.redaction import DEFAULT_POLICY
 from services.trace_store.codec import ProtobufWireEncoder
 from services.trace_store.domain.announce import PgAnnouncer
 from services.trace_store.domain.blobs import (
@@ -50,7 +51,9 @@ class Built:
 def build(
     settings: TraceStoreSettings, *, clock: Clock | None = None, redactor: Redactor | None = None
 ) -> Built:
-    """Migrates the schema and assembles the service. Call from inside the running event loop."""
+    """Migrates the schema and assembles the service. Call from inside the running event loop.
+    Every event and summary passes the redaction policy at ingestion (``redactor``, default:
+    the deployment's policy, agentledger.security.redaction)."""
     clock = clock or SystemClock()
     engine = create_db_engine(
         settings.db_url, pool_size=settings.readers + 2, schema=settings.db_schema or None
@@ -64,7 +67,7 @@ def build(
             max_batch_events=settings.max_batch_events, max_event_bytes=settings.max_event_bytes
         ),
         ProtobufWireEncoder(),
-        redactor,
+        redactor or DEFAULT_POLICY,
     )
     backend: BlobBackend = (
         FolderBlobBackend(settings.blob_dir)
