@@ -4,8 +4,10 @@ and gRPC failures turned into the domain errors, so callers never import grpc to
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import grpc
@@ -41,13 +43,35 @@ def to_domain_error(err: aio.AioRpcError) -> AgentLedgerError:
     return error_for(ecode, err.details() or ecode.value)
 
 
-def call_metadata(identity: str = "") -> tuple[tuple[str, str], ...]:
-    """Trace context (and, later, the caller's identity) for an outgoing call."""
+# A credential (``"Bearer <signed identity>"``) or a function returning one, fresh when asked.
+Identity = str | Callable[[], str]
+
+# The identity of the person a request is served for: the gateway sets it around each request,
+# so that every call it makes for that request carries that person, not the gateway itself.
+_ON_BEHALF_OF: contextvars.ContextVar[Identity | None] = contextvars.ContextVar(
+    "agentledger_on_behalf_of", default=None
+)
+
+
+@contextlib.contextmanager
+def on_behalf_of(identity: Identity) -> Iterator[None]:
+    """Calls made inside the block carry ``identity`` instead of the client's own."""
+    token = _ON_BEHALF_OF.set(identity)
+    try:
+        yield
+    finally:
+        _ON_BEHALF_OF.reset(token)
+
+
+def call_metadata(identity: Identity = "") -> tuple[tuple[str, str], ...]:
+    """Trace context and the caller's identity (the forwarded one, else the client's own)."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     pairs = list(carrier.items())
-    if identity:
-        pairs.append(("authorization", identity))
+    chosen = _ON_BEHALF_OF.get() or identity
+    credential = chosen() if callable(chosen) else chosen
+    if credential:
+        pairs.append(("authorization", credential))
     return tuple(pairs)
 
 

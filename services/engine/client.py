@@ -13,7 +13,13 @@ from typing import Any, TypeVar
 import orjson
 from grpc import aio
 
-from agentledger.core.client import call_metadata, open_channel, to_domain_error, with_retries
+from agentledger.core.client import (
+    Identity,
+    call_metadata,
+    open_channel,
+    to_domain_error,
+    with_retries,
+)
 from agentledger.engine.v1 import engine_pb2 as pb
 from agentledger.engine.v1 import engine_pb2_grpc as pb_grpc
 
@@ -31,7 +37,7 @@ def json_of(raw: bytes) -> dict[str, Any]:
 
 
 class EngineClient:
-    def __init__(self, target: str, *, timeout_s: float = 10.0, identity: str = "") -> None:
+    def __init__(self, target: str, *, timeout_s: float = 10.0, identity: Identity = "") -> None:
         self._channel = open_channel(target)
         self._stub = pb_grpc.EngineStub(self._channel)
         self._timeout = timeout_s

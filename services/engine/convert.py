@@ -12,6 +12,7 @@ from agentledger.engine.v1 import engine_pb2 as pb
 from services.engine.domain.agents.base import Usage
 from services.engine.domain.model import Budget, NodeRecord, TaskRecord
 from services.engine.domain.plan import Plan
+from services.engine.domain.protect import public_inputs
 
 
 def json_object(raw: bytes, field: str) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def task_pb(t: TaskRecord) -> pb.Task:
         tenant=t.tenant,
         goal=t.goal,
         mode=t.mode,
-        inputs_json=dumps(dict(t.inputs)),
+        inputs_json=dumps(public_inputs(t.inputs)),
         budget=budget_pb(t.budget),
         plan_id=t.plan_id,
         plan_version=t.plan_version,

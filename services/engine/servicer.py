@@ -6,6 +6,8 @@ from grpc import aio
 
 from agentledger.core.errors import InvalidArgument
 from agentledger.engine.v1 import engine_pb2 as pb
+from agentledger.security.identity import current_principal
+from agentledger.security.rbac import SERVICE_ROLE
 from services.engine import convert
 from services.engine.domain.service import EngineService, Submission
 
@@ -14,6 +16,32 @@ def _task_id(value: str) -> str:
     if not value:
         raise InvalidArgument("task_id is required")
     return value
+
+
+def _acting(requested: str) -> str:
+    """Who a change is made by: the authenticated caller. Only a service of the mesh (or a
+    server without authentication, in tests) may act for someone it names."""
+    p = current_principal()
+    if p is None or (p.role == SERVICE_ROLE and requested):
+        return requested
+    return p.subject
+
+
+def _tenant(requested: str) -> str:
+    p = current_principal()
+    if p is None or p.role == SERVICE_ROLE:
+        return requested
+    if p.role == "admin":
+        return p.tenant or requested
+    return p.tenant
+
+
+def _listing_owner(requested: str) -> str:
+    """Users list their own tasks; admins and services whichever owner they ask for."""
+    p = current_principal()
+    if p is None or p.role in (SERVICE_ROLE, "admin"):
+        return requested
+    return p.subject
 
 
 class EngineServicer:
@@ -25,8 +53,8 @@ class EngineServicer:
     ) -> pb.SubmitTaskResponse:
         task = await self._svc.submit(
             Submission(
-                owner=request.owner,
-                tenant=request.tenant,
+                owner=_acting(request.owner),
+                tenant=_tenant(request.tenant),
                 goal=request.goal,
                 mode=request.mode,
                 inputs=convert.json_object(request.inputs_json, "inputs_json"),
@@ -53,7 +81,10 @@ class EngineServicer:
     ) -> pb.ListTasksResponse:
         limit = request.limit or 50
         tasks = await self._svc.list_tasks(
-            owner=request.owner, states=list(request.states), limit=limit, cursor=request.cursor
+            owner=_listing_owner(request.owner),
+            states=list(request.states),
+            limit=limit,
+            cursor=request.cursor,
         )
         return pb.ListTasksResponse(
             tasks=[convert.task_pb(t) for t in tasks],
@@ -63,13 +94,17 @@ class EngineServicer:
     async def CancelTask(
         self, request: pb.CancelTaskRequest, context: aio.ServicerContext
     ) -> pb.CancelTaskResponse:
-        task = await self._svc.cancel(_task_id(request.task_id), request.actor, request.reason)
+        task = await self._svc.cancel(
+            _task_id(request.task_id), _acting(request.actor), request.reason
+        )
         return pb.CancelTaskResponse(task=convert.task_pb(task))
 
     async def PauseTask(
         self, request: pb.PauseTaskRequest, context: aio.ServicerContext
     ) -> pb.PauseTaskResponse:
-        task = await self._svc.pause(_task_id(request.task_id), request.actor, request.reason)
+        task = await self._svc.pause(
+            _task_id(request.task_id), _acting(request.actor), request.reason
+        )
         return pb.PauseTaskResponse(task=convert.task_pb(task))
 
     async def ResumeTask(
@@ -77,7 +112,7 @@ class EngineServicer:
     ) -> pb.ResumeTaskResponse:
         task = await self._svc.resume(
             _task_id(request.task_id),
-            request.actor,
+            _acting(request.actor),
             request.reason,
             convert.json_object(request.input_json, "input_json"),
         )
@@ -86,7 +121,9 @@ class EngineServicer:
     async def RetryTask(
         self, request: pb.RetryTaskRequest, context: aio.ServicerContext
     ) -> pb.RetryTaskResponse:
-        task = await self._svc.retry(_task_id(request.task_id), request.actor, request.reason)
+        task = await self._svc.retry(
+            _task_id(request.task_id), _acting(request.actor), request.reason
+        )
         return pb.RetryTaskResponse(task=convert.task_pb(task))
 
     async def ListPlans(

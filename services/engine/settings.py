@@ -42,6 +42,8 @@ class EngineSettings:
     # writer: saves a thread hand-off per step, at the cost of a loop that waits on commits).
     inline_writes: bool
     agents: AgentSettings
+    # Seals inputs a plan marks sensitive. Empty: a key file made in the data folder.
+    inputs_key: bytes = b""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EngineSettings:
@@ -78,6 +80,7 @@ class EngineSettings:
             rate_limits=parse_rate_limits(env.text("AGENTLEDGER_RATE_LIMITS", "")),
             inline_writes=env.flag("AGENTLEDGER_ENGINE_INLINE_WRITES", False),
             agents=parse_agent_settings(env.environ),
+            inputs_key=_inputs_key(env),
         )
 
 
@@ -100,3 +103,19 @@ def parse_rate_limits(text: str) -> dict[str, Rate]:
         if not sep or not key.strip():
             raise InvalidArgument(f"AGENTLEDGER_RATE_LIMITS: {item!r} is not KEY=RATE/s[:BURST]")
     return out
+
+
+def _inputs_key(env: Env) -> bytes:
+    """AGENTLEDGER_ENGINE_INPUTS_KEY(_FILE), else the mesh key (AGENTLEDGER_MESH_KEY(_FILE)):
+    every engine replica must seal and unseal with the same secret."""
+    for name in ("AGENTLEDGER_ENGINE_INPUTS_KEY", "AGENTLEDGER_MESH_KEY"):
+        if value := env.text(name, ""):
+            return value.encode()
+        if path := env.text(f"{name}_FILE", ""):
+            try:
+                return Path(path).read_bytes().strip()
+            except OSError as exc:
+                raise InvalidArgument(
+                    f"{name}_FILE={path!r} cannot be read: {exc.strerror}"
+                ) from None
+    return b""

@@ -4,13 +4,17 @@ governance, the trace relay, the queue and its worker pool."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+from agentledger.core.client import Identity
 from agentledger.core.clock import Clock, SystemClock
 from agentledger.core.db import create_db_engine, is_sqlite, migrate
 from agentledger.core.errors import AgentLedgerError, NotFound
@@ -21,6 +25,7 @@ from services.engine.domain.governance import GovernanceEngine
 from services.engine.domain.plan_catalog import PlanCatalog
 from services.engine.domain.plan_loader import load_plan
 from services.engine.domain.plan_selection import SelectionRules
+from services.engine.domain.protect import InputSealer
 from services.engine.domain.queue import QueueLimits, TaskQueue
 from services.engine.domain.ratelimit import TokenBuckets
 from services.engine.domain.relay import Relay, TraceSink
@@ -69,6 +74,7 @@ def build(
     sink: TraceSink | None = None,
     registry: AgentRegistry | None = None,
     start_workers: bool = True,
+    identity: Identity = "",
 ) -> Built:
     """Call from inside the running event loop. `sink` replaces the gRPC trace_store client
     (a co-located store); `start_workers=False` leaves claiming to the caller (tests)."""
@@ -94,11 +100,16 @@ def build(
     rules.check_plans(catalog)
     client = None
     if sink is None:
-        client = TraceStoreClient(settings.trace_store_target)
+        client = TraceStoreClient(settings.trace_store_target, identity=identity)
         sink = GrpcTraceSink(client)
     relay = Relay(store, sink, offload)
-    optimizer = OptimizerClient(settings.optimizer_target) if settings.optimizer_target else None
+    optimizer = (
+        OptimizerClient(settings.optimizer_target, identity=identity)
+        if settings.optimizer_target
+        else None
+    )
     plans = PlanResolver(store, offload, kinds)
+    sealer = InputSealer(settings.inputs_key or _local_inputs_key(settings))
     deps = RunnerDeps(
         store=store,
         states=states,
@@ -112,6 +123,7 @@ def build(
         tasks_dir=settings.tasks_dir,
         system_trace=SystemTraceWriter(settings.tasks_dir, sink, store, offload),
         summary_every_s=settings.summary_every_s,
+        sealer=sealer,
         advisor=OptimizerAdvisor(optimizer) if optimizer is not None else None,
     )
     queue = TaskQueue(
@@ -141,6 +153,7 @@ def build(
         known_agents=kinds,
         pool=pool,
         plans=plans,
+        sealer=sealer,
     )
     if start_workers:
         pool.start()
@@ -166,3 +179,15 @@ def _versions(catalog: PlanCatalog, plan_id: str) -> list[int]:
         return catalog.versions(plan_id)
     except NotFound:
         return []
+
+
+def _local_inputs_key(settings: EngineSettings) -> bytes:
+    """No key configured (a laptop, a test): one made once in the data folder (mode 0600).
+    A deployment sets AGENTLEDGER_ENGINE_INPUTS_KEY (or the mesh key) from a Secret instead."""
+    path = settings.common.data_dir / "engine-inputs.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_bytes().strip()

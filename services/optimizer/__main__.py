@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from agentledger.core.logging import configure_logging
+from agentledger.core.mesh import MeshSecurity
 from agentledger.core.server import run_until_signalled
 from services.optimizer import server, wiring
 from services.optimizer.settings import OptimizerSettings
@@ -16,15 +17,21 @@ log = logging.getLogger("agentledger.optimizer")
 async def main() -> None:
     settings = OptimizerSettings.from_env()
     configure_logging("optimizer", settings.common.log_level, settings.common.log_format)
-    built = wiring.build(settings)
-    running = await server.start(built.service, settings.listen)
+    security = MeshSecurity.from_env("optimizer")
+    built = wiring.build(settings, identity=security.credentials())
+    running = await server.start(built.service, settings.listen, security=security.interceptors())
     log.info(
         "optimizer serving on %s:%d",
         settings.listen.rsplit(":", 1)[0],
         running.port,
         extra={"port": running.port, "trace_store": settings.trace_store_target},
     )
-    await run_until_signalled(running, on_stop=built.close)
+
+    async def stop() -> None:
+        await built.close()
+        await security.close()
+
+    await run_until_signalled(running, on_stop=stop)
 
 
 if __name__ == "__main__":

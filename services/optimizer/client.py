@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from agentledger.core.client import call_metadata, open_channel, with_retries
+from agentledger.core.client import Identity, call_metadata, open_channel, with_retries
 from agentledger.optimizer.v1 import optimizer_pb2 as pb
 from agentledger.optimizer.v1 import optimizer_pb2_grpc as pb_grpc
 from agentledger.trace_store.v1 import trace_store_pb2 as ts
@@ -28,7 +28,7 @@ def as_events(items: Iterable[pb.Event | ts.TraceEvent]) -> list[pb.Event]:
 
 
 class OptimizerClient:
-    def __init__(self, target: str, *, timeout_s: float = 30.0, identity: str = "") -> None:
+    def __init__(self, target: str, *, timeout_s: float = 30.0, identity: Identity = "") -> None:
         self._channel = open_channel(target)
         self._stub = pb_grpc.OptimizerStub(self._channel)
         self._timeout = timeout_s

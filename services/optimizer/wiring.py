@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agentledger.core.client import Identity
 from services.optimizer.domain.history import HistorySource
 from services.optimizer.domain.service import OptimizerService
 from services.optimizer.history_source import TraceStoreHistory
@@ -22,12 +23,14 @@ class Built:
             await self.trace_store.close()
 
 
-def build(settings: OptimizerSettings, *, history: HistorySource | None = None) -> Built:
+def build(
+    settings: OptimizerSettings, *, history: HistorySource | None = None, identity: Identity = ""
+) -> Built:
     """Reads history from trace_store unless a source is given (tests give an in-memory one)."""
     store = None
     if history is None:
         client = TraceStoreClient(
-            settings.trace_store_target, timeout_s=settings.trace_store_timeout_s
+            settings.trace_store_target, timeout_s=settings.trace_store_timeout_s, identity=identity
         )
         history = store = TraceStoreHistory(client)
     service = OptimizerService(settings.config, history, workers=settings.workers)

@@ -15,7 +15,13 @@ import orjson
 from grpc import aio
 
 from agentledger.common.v1 import common_pb2
-from agentledger.core.client import call_metadata, open_channel, to_domain_error, with_retries
+from agentledger.core.client import (
+    Identity,
+    call_metadata,
+    open_channel,
+    to_domain_error,
+    with_retries,
+)
 from agentledger.core.ids import new_event_id
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
 from agentledger.trace_store.v1 import trace_store_pb2_grpc as pb_grpc
@@ -55,7 +61,7 @@ def payload(e: pb.TraceEvent) -> dict[str, Any]:
 
 
 class TraceStoreClient:
-    def __init__(self, target: str, *, timeout_s: float = 10.0, identity: str = "") -> None:
+    def __init__(self, target: str, *, timeout_s: float = 10.0, identity: Identity = "") -> None:
         self._channel = open_channel(target)
         self._stub = pb_grpc.TraceStoreStub(self._channel)
         self._timeout = timeout_s
@@ -85,11 +91,18 @@ class TraceStoreClient:
         )
 
     async def list_events(
-        self, task_id: str, cursor: str = "", limit: int = 100, filter: pb.EventFilter | None = None
+        self,
+        task_id: str,
+        cursor: str = "",
+        limit: int = 100,
+        filter: pb.EventFilter | None = None,
+        *,
+        identity: Identity | None = None,
     ) -> pb.ListEventsResponse:
         request = pb.ListEventsRequest(task_id=task_id, cursor=cursor, limit=limit, filter=filter)
+        md = call_metadata(identity) if identity else self._md()
         return await with_retries(
-            lambda: self._stub.ListEvents(request, timeout=self._timeout, metadata=self._md())
+            lambda: self._stub.ListEvents(request, timeout=self._timeout, metadata=md)
         )
 
     async def stream_events(
@@ -100,8 +113,10 @@ class TraceStoreClient:
         until_terminal: bool = False,
         batch_size: int = 0,
         filter: pb.EventFilter | None = None,
+        identity: Identity | None = None,
     ) -> AsyncIterator[pb.StreamEventsResponse]:
-        """Stream messages as they come (batches, heartbeats, the end). No deadline: it follows."""
+        """Stream messages as they come (batches, heartbeats, the end). No deadline: it follows.
+        ``identity`` (a caller's, forwarded) replaces the client's own for this stream."""
         request = pb.StreamEventsRequest(
             task_id=task_id,
             cursor=cursor,
@@ -109,7 +124,7 @@ class TraceStoreClient:
             batch_size=batch_size,
             filter=filter,
         )
-        call = self._stub.StreamEvents(request, metadata=self._md())
+        call = self._stub.StreamEvents(request, metadata=call_metadata(identity or self._identity))
         try:
             async for msg in call:
                 yield msg
@@ -160,11 +175,13 @@ class TraceStoreClient:
                 parts.append(msg.chunk)
         return header, b"".join(parts)
 
-    async def stream_blob(self, task_id: str, blob_id: str) -> AsyncIterator[pb.GetBlobResponse]:
+    async def stream_blob(
+        self, task_id: str, blob_id: str, *, identity: Identity | None = None
+    ) -> AsyncIterator[pb.GetBlobResponse]:
         call = self._stub.GetBlob(
             pb.GetBlobRequest(task_id=task_id, blob_id=blob_id),
             timeout=self._timeout,
-            metadata=self._md(),
+            metadata=call_metadata(identity or self._identity),
         )
         try:
             async for msg in call:

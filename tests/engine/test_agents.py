@@ -219,6 +219,11 @@ async def test_command_env_resolves_secrets_at_call_time(harness: Harness, tmp_p
     missing = _command(harness, argv=[PY, "-c", code], env={"TOKEN": "secret://NOPE"})
     with pytest.raises(SpecIssue, match="secret 'NOPE' is not set"):
         await CommandAgent(settings).execute(missing, "t-1")
+    # The platform's own configuration is not a secret a plan can ask for.
+    (tmp_path / "AGENTLEDGER_MESH_KEY").write_text("the mesh key")
+    own = _command(harness, argv=[PY, "-c", code], env={"TOKEN": "secret://AGENTLEDGER_MESH_KEY"})
+    with pytest.raises(SpecIssue, match="platform's own configuration"):
+        await CommandAgent(settings).execute(own, "t-1")
 
 
 async def test_command_result_json_cwd_and_stdin(harness: Harness) -> None:

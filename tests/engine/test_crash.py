@@ -48,6 +48,8 @@ def _engine_process(
         ),
         "AGENTLEDGER_ENGINE_DB_SCHEMA": database.schema,
         "AGENTLEDGER_LOG_FORMAT": "text",
+        # What is under test is recovery; the trace store beside it runs without auth too.
+        "AGENTLEDGER_AUTH": "off",
     }
     with (tmp_path / f"{name}.log").open("w") as log:  # the child keeps its own copy
         proc = subprocess.Popen(

@@ -48,3 +48,8 @@ def check_inputs(plan: Plan, inputs: Mapping[str, Any]) -> dict[str, Any]:
     if problems:
         raise InvalidArgument("; ".join(problems))
     return out
+
+
+def sensitive_fields(plan: Plan) -> frozenset[str]:
+    """The inputs the plan marks sensitive: sealed when stored, masked wherever shown."""
+    return frozenset(f.name for f in plan.inputs if f.sensitive)

@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -30,6 +30,7 @@ from services.engine.domain.failures import classify_exception
 from services.engine.domain.ids import new_event_id
 from services.engine.domain.model import SEVERITY_INFO, OutboxEvent
 from services.engine.domain.plan import PlanNode, Variant
+from services.engine.domain.protect import RunRedactor
 from services.engine.domain.relay import TraceSink
 
 
@@ -44,8 +45,8 @@ class EventBuffer:
         out, self.pending = self.pending, []
         return out
 
-    def for_node(self, node: PlanNode) -> NodeEvents:
-        return NodeEvents(self, node)
+    def for_node(self, node: PlanNode, redactor: RunRedactor | None = None) -> NodeEvents:
+        return NodeEvents(self, node, redactor or RunRedactor())
 
     def add(self, e: OutboxEvent) -> None:
         self.pending.append(e)
@@ -54,9 +55,10 @@ class EventBuffer:
 class NodeEvents:
     """The EventEmitter an agent gets: its events carry the node id and phase."""
 
-    def __init__(self, buffer: EventBuffer, node: PlanNode) -> None:
+    def __init__(self, buffer: EventBuffer, node: PlanNode, redactor: RunRedactor) -> None:
         self._buffer = buffer
         self._node = node
+        self._redactor = redactor
 
     def emit(
         self, type: str, payload: Mapping[str, Any] | None = None, *, severity: int = SEVERITY_INFO
@@ -65,7 +67,12 @@ class NodeEvents:
             raise InvalidArgument(
                 f"agents may not emit {type!r}: task.*, node.* and governance.* are the engine's"
             )
-        self.record(type, payload or {}, severity=severity, actor=f"agent:{self._node.agent}")
+        self.record(
+            type,
+            self._redactor.value(dict(payload or {})),
+            severity=severity,
+            actor=f"agent:{self._node.agent}",
+        )
 
     def record(
         self,
@@ -95,11 +102,20 @@ class NodeEvents:
 class NodeArtifacts:
     """Writes a node's artifacts under artifacts/<node_id>/ and into trace_store as blobs."""
 
-    def __init__(self, root: Path, task_id: str, node: PlanNode, sink: TraceSink, ev: NodeEvents):
+    def __init__(
+        self,
+        root: Path,
+        task_id: str,
+        node: PlanNode,
+        sink: TraceSink,
+        ev: NodeEvents,
+        redactor: RunRedactor,
+    ) -> None:
         self._dir = root / node.id
         self._task_id = task_id
         self._sink = sink
         self._events = ev
+        self._redactor = redactor
         self.written: list[ArtifactRef] = []
 
     async def write(
@@ -111,6 +127,9 @@ class NodeArtifacts:
                 f"artifact name {name!r} must be a relative path without '..' (e.g. 'report.md')"
             )
         path = self._dir / rel
+        # Text is redacted before it reaches the disk or the blob store (off the loop: a
+        # tool's output can be large); binary content is kept as it is.
+        data = await asyncio.to_thread(self._redactor.data, data)
         await asyncio.to_thread(_write_file, path, data)
         sha = await self._sink.put_blob(self._task_id, data, content_type)
         ref = ArtifactRef(str(rel), sha, len(data), content_type)
@@ -154,11 +173,41 @@ async def execute_node(
     limits: RateLimits,
     buffer: EventBuffer,
     clock: Clock,
+    redactor: RunRedactor | None = None,
 ) -> NodeOutcome:
-    """Never raises (except on cancellation): failures come back classified in the outcome."""
+    """Never raises (except on cancellation): failures come back classified in the outcome,
+    and everything the agent handed back has passed ``redactor``."""
+    redactor = redactor or RunRedactor()
+    outcome = await _execute(run, agent, agent_error, sink, limits, buffer, clock, redactor)
+    failure = outcome.failure
+    if failure is not None:
+        failure = replace(
+            failure,
+            message=redactor.text(failure.message),
+            signals=redactor.value(dict(failure.signals)),
+        )
+    return replace(
+        outcome,
+        output=redactor.value(dict(outcome.output)),
+        claims=redactor.value(dict(outcome.claims)),
+        failure=failure,
+        policy_violations=tuple(redactor.text(v) for v in outcome.policy_violations),
+    )
+
+
+async def _execute(
+    run: NodeRun,
+    agent: Agent | None,
+    agent_error: Exception | None,
+    sink: TraceSink,
+    limits: RateLimits,
+    buffer: EventBuffer,
+    clock: Clock,
+    redactor: RunRedactor,
+) -> NodeOutcome:
     started = clock.now_ns()
-    events = buffer.for_node(run.node)
-    artifacts = NodeArtifacts(run.artifacts_dir, run.task_id, run.node, sink, events)
+    events = buffer.for_node(run.node, redactor)
+    artifacts = NodeArtifacts(run.artifacts_dir, run.task_id, run.node, sink, events, redactor)
     try:
         if agent is None:
             raise agent_error or InvalidArgument(f"no agent for {run.variant.agent!r}")

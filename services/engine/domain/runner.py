@@ -16,11 +16,13 @@ from typing import Any, Protocol
 
 from agentledger.core.clock import Clock
 from agentledger.core.offload import Offloader
+from agentledger.security.redaction import DEFAULT_POLICY, RedactionPolicy
 from services.engine.domain.advice import Advisor
 from services.engine.domain.agents.base import Agent, RateLimits, RemainingBudget, Usage
 from services.engine.domain.decisions import BudgetState, Checkpoint, NodeOutcome
 from services.engine.domain.feed import RunFeed
 from services.engine.domain.governance import GovernanceEngine
+from services.engine.domain.inputs import sensitive_fields
 from services.engine.domain.model import (
     SEVERITY_NOTICE,
     SEVERITY_WARNING,
@@ -32,6 +34,7 @@ from services.engine.domain.model import (
 )
 from services.engine.domain.node_exec import EventBuffer, NodeRun, execute_node, input_digest
 from services.engine.domain.plan import Plan, PlanNode
+from services.engine.domain.protect import InputSealer, RunRedactor
 from services.engine.domain.queue import Claim
 from services.engine.domain.relay import Relay
 from services.engine.domain.run_advice import RunAdvice
@@ -67,6 +70,8 @@ class RunnerDeps:
     limits: RateLimits
     tasks_dir: Path
     system_trace: SystemTraceWriter
+    sealer: InputSealer
+    redaction: RedactionPolicy = DEFAULT_POLICY
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     advisor: Advisor | None = None
     summary_every_s: float = 1.0
@@ -150,7 +155,10 @@ class TaskRun:
         }
         self.usage, self.degrades, self.pauses = task.usage, task.degrade_count, task.pause_count
         self.started_ns = d.clock.now_ns()
-        self.inputs: dict[str, Any] = dict(task.inputs)
+        # Sealed (sensitive) inputs are opened for the agents only, in memory; whatever the
+        # agents hand back is redacted, their echoes of those values included.
+        self.inputs: dict[str, Any] = d.sealer.unseal(task.inputs)
+        self._redactor = RunRedactor.for_inputs(self.inputs, sensitive_fields(plan), d.redaction)
         self.retry_at: dict[str, int] = {}
         self.variants = {k: r.variant for k, r in records.items()}
         self.attempts = {k: r.attempt for k, r in records.items() if r.status != "completed"}
@@ -563,6 +571,7 @@ class TaskRun:
                 limits=self.d.limits,
                 buffer=self._buffer,
                 clock=self.d.clock,
+                redactor=self._redactor,
             ),
             name=f"{self.task_id}/{nr.node.id}",
         )

@@ -20,9 +20,10 @@ from agentledger.core.errors import (
     NotFound,
 )
 from agentledger.core.offload import Offloader
+from agentledger.security.redaction import DEFAULT_POLICY
 from services.engine.domain.agents.base import Usage
 from services.engine.domain.ids import new_event_id, new_task_id
-from services.engine.domain.inputs import check_inputs
+from services.engine.domain.inputs import check_inputs, sensitive_fields
 from services.engine.domain.model import Budget, NodeRecord, OutboxEvent, TaskRecord
 from services.engine.domain.plan import MODES, Plan
 from services.engine.domain.plan_catalog import PlanCatalog
@@ -33,6 +34,7 @@ from services.engine.domain.plan_selection import (
     TaskAttributes,
     explicit,
 )
+from services.engine.domain.protect import InputSealer, protect_inputs
 from services.engine.domain.relay import Relay
 from services.engine.domain.state_manager import StateManager
 from services.engine.domain.states import TERMINAL, State
@@ -100,6 +102,7 @@ class EngineService:
         known_agents: Collection[str],
         pool: WorkerPool | None,
         plans: PlanResolver,
+        sealer: InputSealer,
     ) -> None:
         self.store = store
         self._states = states
@@ -111,6 +114,7 @@ class EngineService:
         self.known_agents = known_agents
         self.pool = pool
         self._plans = plans
+        self._sealer = sealer
 
     # ------------------------------------------------------------------ tasks
 
@@ -125,13 +129,13 @@ class EngineService:
             raise InvalidArgument(f"mode {s.mode!r} is not one of {', '.join(MODES)}")
         check_budget(s.budget)
         plan, selection, text = self._resolve_plan(s)
-        inputs = check_inputs(plan, s.inputs)
+        inputs = protect_inputs(check_inputs(plan, s.inputs), sensitive_fields(plan), self._sealer)
         now = self._clock.now_ns()
         task = TaskRecord(
             task_id=new_task_id(now),
             owner=s.owner,
             tenant=s.tenant,
-            goal=s.goal,
+            goal=DEFAULT_POLICY.redact_text(s.goal),  # people paste keys into goals too
             mode=s.mode or plan.default_mode,
             inputs=inputs,
             budget=s.budget,
@@ -267,10 +271,12 @@ class EngineService:
         task = await self._offload.read(self.store.get_task, task_id)
         pending = task.pending or {}
         if task.state is State.WAITING_INPUT and values and pending.get("rule") != "NeedsInput":
-            # Corrected inputs must still be what the plan takes.
-            check_inputs(
-                await self._plans.get(task.plan_id, task.plan_version), {**task.inputs, **values}
-            )
+            # Corrected inputs must still be what the plan takes; they are kept like the others.
+            plan = await self._plans.get(task.plan_id, task.plan_version)
+            check_inputs(plan, {**self._sealer.unseal(task.inputs), **values})
+            values = protect_inputs(values, sensitive_fields(plan), self._sealer)
+        elif values:
+            values = DEFAULT_POLICY.redact_value(dict(values))
         return await self._change(task_id, actor, reason or "resumed by the user", "resume", values)
 
     async def retry(self, task_id: str, actor: str, reason: str) -> TaskRecord:

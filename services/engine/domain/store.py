@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from agentledger.core.db import Driver, driver_transaction
 from agentledger.core.errors import NotFound
+from agentledger.security.redaction import DEFAULT_POLICY
 from services.engine.domain.agents.base import Usage
 from services.engine.domain.model import (
     Budget,
@@ -102,6 +103,11 @@ def node_from_row(r: Sequence[Any]) -> NodeRecord:
 
 
 def encode_event(e: OutboxEvent) -> bytes:
+    """The outbox row of an event, redacted: the outbox is on disk until the event is relayed."""
+    return DEFAULT_POLICY.redact_json(_encode_event(e))
+
+
+def _encode_event(e: OutboxEvent) -> bytes:
     return orjson.dumps(
         {
             "id": e.event_id,

@@ -167,7 +167,10 @@ def _at(node: yaml.Node, message: str) -> _YamlSyntaxError:
 
 def parse_yaml(text: str, *, source: str) -> SourceDocument:
     """Parses one YAML document into JSON values; a syntax error names the file and line."""
-    loader = _JsonLoader(text)
+    try:
+        loader = _JsonLoader(text)  # the reader refuses non-printable characters right here
+    except yaml.YAMLError as exc:
+        raise InvalidArgument(f"{source}: invalid YAML: {exc}") from None
     try:
         root = loader.get_single_node()
         if root is None:

@@ -85,6 +85,14 @@ class AgentSettings:
                 "letters, digits and underscores",
                 signals={"secret": name},
             )
+        if name.upper().startswith("AGENTLEDGER_"):
+            # The platform's own configuration (database URLs, keys) is never an agent's secret:
+            # a plan could otherwise read it back through a header or a prompt.
+            raise SpecIssue(
+                f"secret {name!r} is the platform's own configuration, not an agent secret; "
+                "give the agent a secret of its own",
+                signals={"secret": name},
+            )
         if self.secrets_dir is not None and (self.secrets_dir / name).is_file():
             return (self.secrets_dir / name).read_text().strip()
         if name in self.environ:
