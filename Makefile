@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy agentledger/core services
+	$(VENV)/bin/mypy agentledger/core agentledger/security services gateway
 
 # The bench extra (LangGraph, for B4's comparison) is installed once, again when pyproject changes.
 bench: $(STAMP)

@@ -71,6 +71,8 @@ def trace_store(
             "AGENTLEDGER_DATA_DIR": tmp,
             "AGENTLEDGER_TRACE_STORE_LISTEN": f"127.0.0.1:{port}",
             "AGENTLEDGER_LOG_LEVEL": "WARNING",
+            # These benchmarks measure the store; B9 measures it behind authentication.
+            "AGENTLEDGER_AUTH": "off",
             **(extra_env or {}),
         }
         schema = ""

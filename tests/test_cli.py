@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -35,10 +37,11 @@ def test_up_starts_every_service_and_stops_them_on_sigterm(tmp_path: Path) -> No
     """The whole mesh from the command line: up, submit an example, answer its question,
     follow it to the end, stop."""
     port = free_port()
-    addrs = {name: f"127.0.0.1:{free_port()}" for name in ("ENGINE", "OPTIMIZER")}
+    addrs = {name: f"127.0.0.1:{free_port()}" for name in ("ENGINE", "OPTIMIZER", "GATEWAY")}
     env = {
         **os.environ,
         "AGENTLEDGER_TRACE_STORE_LISTEN": f"127.0.0.1:{port}",
+        "AGENTLEDGER_USER": "tester",
         **{f"AGENTLEDGER_{name}_LISTEN": addr for name, addr in addrs.items()},
     }
     proc = subprocess.Popen(
@@ -68,22 +71,50 @@ def test_up_starts_every_service_and_stops_them_on_sigterm(tmp_path: Path) -> No
             "AGENTLEDGER_ENGINE_ADDR": addrs["ENGINE"],
             "AGENTLEDGER_TRACE_STORE_ADDR": f"127.0.0.1:{port}",
             "AGENTLEDGER_USER": "tester",
+            # The console signs its calls with the key `up` keeps there.
+            "AGENTLEDGER_DATA_DIR": str(tmp_path / "data"),
         }
+        # Without the key, the services refuse the CLI.
+        refused = _cli({**client, "AGENTLEDGER_DATA_DIR": str(tmp_path)}, "tasks")
+        assert refused.returncode == 2 and "unauthenticated" in refused.stderr
         asked = _cli(client, "submit", "data-cleanup", "--follow")
         assert asked.returncode == 3, asked.stdout + asked.stderr  # waiting for input
         assert "WAITING_INPUT" in asked.stdout and "line 9" in asked.stdout
         task_id = asked.stdout.split("task ", 1)[1].split(":", 1)[0]
         done = _cli(client, "resume", task_id, "--input", "drop_invalid=true", "--follow")
         assert done.returncode == 0, done.stdout + done.stderr
+        # The console's submit and resume are in the audit log, as the user who ran them.
+        audited = _cli(client, "audit", "list", "--actor", "tester", "--json")
+        actions = [r["action"] for r in json.loads(audited.stdout)["records"]]
+        assert actions == ["task.submit", "task.resume"], audited.stdout + audited.stderr
         assert "[5/5]" in done.stdout and f"task {task_id}: COMPLETED" in done.stdout
         listed = _cli(client, "tasks", "--owner", "tester")
         assert task_id in listed.stdout and "COMPLETED" in listed.stdout
+
+        # The gateway: the owner token `up` printed reaches the same task over REST and SSE.
+        token = (tmp_path / "data" / "owner.token").read_text().strip()
+        assert any(token in line for line in lines)
+        gateway = f"http://{addrs['GATEWAY']}"
+        auth = {"Authorization": f"Bearer {token}"}
+        tasks = httpx.get(f"{gateway}/api/tasks", headers=auth, timeout=10).json()["tasks"]
+        assert [t["task_id"] for t in tasks] == [task_id]
+        stream = httpx.get(f"{gateway}/api/tasks/{task_id}/events/stream", headers=auth, timeout=30)
+        assert stream.status_code == 200 and "event: end" in stream.text
+        assert httpx.get(f"{gateway}/api/tasks", timeout=10).status_code == 401
+        made = _cli(client, "token", "create", "--name", "vera", "--role", "viewer")
+        assert made.returncode == 0 and made.stdout.strip().startswith("alt_")
+        assert _cli(client, "audit", "verify").returncode == 0
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            # SIGTERM first: `up` stops its services (a SIGKILL would orphan them).
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     assert proc.returncode == 0, "".join(lines) + rest
     assert "stopped" in rest
     assert (tmp_path / "data" / "trace_store.db").exists()

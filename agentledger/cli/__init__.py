@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agentledger.cli import tasks, trace, up
+from agentledger.cli import audit, tasks, tokens, trace, up
 from agentledger.core.errors import AgentLedgerError
 
 
@@ -15,6 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.register(commands)
     tasks.register(commands)
     trace.register(commands)
+    tokens.register(commands)
+    audit.register(commands)
     return parser
 
 

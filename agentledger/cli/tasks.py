@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from agentledger.cli.identity import cli_identity
 from agentledger.core.errors import InvalidArgument, NotFound
 from agentledger.engine.v1 import engine_pb2 as pb
 from services.engine.client import EngineClient, json_of
@@ -121,7 +122,7 @@ async def _submit(args: argparse.Namespace) -> int:
     if seconds is None and args.budget_usd is None and args.budget_tokens is None:
         seconds = 600.0
         print("budget: 600 s of wall time (set --budget-seconds/--budget-usd/--budget-tokens)")
-    async with EngineClient(args.engine) as engine:
+    async with EngineClient(args.engine, identity=cli_identity()) as engine:
         task = await engine.submit(
             owner=args.actor,
             goal=args.goal or f"run {args.plan}",
@@ -146,7 +147,7 @@ async def end_cursor(trace_target: str, task_id: str) -> str:
     """The cursor after the task's last event so far: following from it shows only what
     happens next."""
     cursor = ""
-    async with TraceStoreClient(trace_target) as store:
+    async with TraceStoreClient(trace_target, identity=cli_identity()) as store:
         while True:
             page = await store.list_events(task_id, cursor=cursor, limit=1000)
             cursor = page.next_cursor or cursor
@@ -163,7 +164,7 @@ async def follow(engine: EngineClient, trace_target: str, task_id: str, cursor: 
         total = 0  # a plan submitted inline before the engine restarted: count unknown
     done = {n.node_id for n in got.nodes if n.status == "completed"} if cursor else set()
     started = time.monotonic()
-    async with TraceStoreClient(trace_target) as store:
+    async with TraceStoreClient(trace_target, identity=cli_identity()) as store:
         async for msg in store.stream_events(task_id, cursor, until_terminal=True):
             if not msg.HasField("batch"):
                 continue
@@ -220,12 +221,12 @@ async def _outcome(engine: EngineClient, task_id: str, state: str) -> int:
 
 
 async def _follow_only(args: argparse.Namespace) -> int:
-    async with EngineClient(args.engine) as engine:
+    async with EngineClient(args.engine, identity=cli_identity()) as engine:
         return await follow(engine, args.trace_store, args.task_id)
 
 
 async def _show(args: argparse.Namespace) -> None:
-    async with EngineClient(args.engine) as engine:
+    async with EngineClient(args.engine, identity=cli_identity()) as engine:
         got = await engine.get(args.task_id)
     t = got.task
     print(f"task {t.task_id}  {t.state}  plan {t.plan_id}@{t.plan_version} (rule {t.plan_rule})")
@@ -242,7 +243,7 @@ async def _show(args: argparse.Namespace) -> None:
 
 
 async def _list(args: argparse.Namespace) -> None:
-    async with EngineClient(args.engine) as engine:
+    async with EngineClient(args.engine, identity=cli_identity()) as engine:
         page = await engine.list_tasks(owner=args.owner, states=args.state, limit=args.limit)
     print(f"{'task':<36} {'state':<13} {'plan':<20} {'owner':<10} {'cost $':>8}")
     for t in page.tasks:
@@ -251,7 +252,7 @@ async def _list(args: argparse.Namespace) -> None:
 
 
 async def _control(args: argparse.Namespace, action: str) -> int:
-    async with EngineClient(args.engine) as engine:
+    async with EngineClient(args.engine, identity=cli_identity()) as engine:
         # Follow from here on: the events before the action (an earlier pause) are history.
         cursor = await end_cursor(args.trace_store, args.task_id) if args.follow else ""
         kw = {"actor": args.actor, "reason": args.reason}
@@ -267,7 +268,7 @@ async def _control(args: argparse.Namespace, action: str) -> int:
 
 
 async def _plans(args: argparse.Namespace) -> int:
-    async with EngineClient(args.engine) as engine:
+    async with EngineClient(args.engine, identity=cli_identity()) as engine:
         if args.action == "validate":
             text = Path(args.target).read_text(encoding="utf-8")
             plan = await engine.validate_plan(text, args.target)

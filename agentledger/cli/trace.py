@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from agentledger.cli.identity import cli_identity
 from agentledger.core.errors import InvalidArgument
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
 from services.trace_store.client import TraceStoreClient, event, payload
@@ -71,7 +72,7 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     async def go() -> int:
-        async with TraceStoreClient(args.target) as client:
+        async with TraceStoreClient(args.target, identity=cli_identity()) as client:
             return int(await args.action(client, args) or 0)
 
     return asyncio.run(go())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -20,9 +21,17 @@ from pathlib import Path
 from typing import IO, Any
 
 import grpc
+import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from agentledger.cli.identity import KEY_FILE, cli_user
+from agentledger.core.clock import SystemClock
 from agentledger.core.errors import Unavailable
+from agentledger.security.audit import AuditEntry, AuditLog
+from agentledger.security.db import open_security_db
+from agentledger.security.rbac import Policy
+from agentledger.security.settings import SecuritySettings
+from agentledger.security.tokens import TokenStore
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,7 @@ class ServiceSpec:
     module: str
     listen_env: str
     default_listen: str
+    http: bool = False  # answers HTTP /healthz instead of gRPC health
 
 
 # Later services add themselves here, in start order.
@@ -42,6 +52,7 @@ SERVICES = (
         "optimizer", "services.optimizer", "AGENTLEDGER_OPTIMIZER_LISTEN", "127.0.0.1:50053"
     ),
     ServiceSpec("engine", "services.engine", "AGENTLEDGER_ENGINE_LISTEN", "127.0.0.1:50052"),
+    ServiceSpec("gateway", "gateway", "AGENTLEDGER_GATEWAY_LISTEN", "127.0.0.1:8080", http=True),
 )
 
 
@@ -83,6 +94,20 @@ def _pump(name: str, stream: IO[str], out: IO[str], lock: threading.Lock) -> Non
         with lock:
             out.write(f"{name:<12}| {line}")
             out.flush()
+
+
+def wait_http(address: str, proc: subprocess.Popen[str], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise Unavailable(f"the process exited with code {proc.returncode} before it served")
+        try:
+            if httpx.get(f"http://{address}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)  # polling a process we started; not a test
+    raise Unavailable(f"no answer from http://{address}/healthz within {timeout_s:.0f} s")
 
 
 def wait_serving(address: str, proc: subprocess.Popen[str], timeout_s: float) -> None:
@@ -127,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
     # Each service finds the others at AGENTLEDGER_<NAME>_ADDR, as in the Kubernetes manifests.
     for spec in SERVICES:
         env.setdefault(f"AGENTLEDGER_{spec.name.upper()}_ADDR", _listen(spec))
+    if not (env.get("AGENTLEDGER_MESH_KEY") or env.get("AGENTLEDGER_MESH_KEY_FILE")):
+        env["AGENTLEDGER_MESH_KEY_FILE"] = str(_mesh_key_file(data_dir))
+    owner_token = _owner_token(env, data_dir)
     # The example plans ship in the repository, beside this package.
     root = Path(__file__).resolve().parents[2]
     if (root / "examples").is_dir():
@@ -156,13 +184,13 @@ def run(args: argparse.Namespace) -> int:
             ).start()
             running.append(Running(spec, address, proc))
             try:
-                wait_serving(address, proc, args.timeout)
+                (wait_http if spec.http else wait_serving)(address, proc, args.timeout)
             except Unavailable as exc:
                 raise Unavailable(f"{spec.name} did not start: {exc}") from None
             if stop.is_set():
                 return 130
         with lock:
-            _banner(running, data_dir)
+            _banner(running, data_dir, owner_token)
         while not stop.is_set():
             for r in running:
                 if r.proc.poll() is not None:
@@ -180,11 +208,75 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
-def _banner(running: list[Running], data_dir: Path) -> None:
+def _mesh_key_file(data_dir: Path) -> Path:
+    """The key every local process signs and checks identities with, made once (mode 0600)."""
+    path = data_dir / KEY_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path
+
+
+def _owner_token(env: dict[str, str], data_dir: Path) -> Path:
+    """A local owner token for the person running `up`, created on the first run and kept in
+    the data folder (mode 0600) so that it can be found again; only its hash is in the database."""
+    path = data_dir / "owner.token"
+    if path.exists():
+        return path
+    settings = SecuritySettings.from_env(env)
+    db = open_security_db(settings.db_url, schema=settings.db_schema or None, pool_size=1)
+    try:
+        user = cli_user(env)
+        clock = SystemClock()
+        info, token = TokenStore(db, clock).create(
+            name=f"{user}-local",
+            role="owner",
+            subject=user,
+            created_by="agentledger up",
+            policy=Policy.load(),
+        )
+        AuditLog(db, clock, recorded_by="agentledger up").append(
+            [
+                AuditEntry(
+                    action="token.create",
+                    allowed=True,
+                    actor="agentledger up",
+                    object_type="token",
+                    object_id=info.token_id,
+                    details={"role": "owner", "subject": user, "name": info.name},
+                )
+            ]
+        )
+    finally:
+        db.dispose()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return path
+
+
+def _banner(running: list[Running], data_dir: Path, owner_token: Path) -> None:
     print("\nAgentLedger is up.", flush=False)
+    gateway = ""
     for r in running:
-        print(f"  {r.spec.name:<12} grpc://{r.address}   (health: grpc.health.v1, reflection on)")
+        if r.spec.http:
+            gateway = f"http://{r.address}"
+            print(f"  {r.spec.name:<12} {gateway}   (API docs: {gateway}/docs)")
+        else:
+            print(
+                f"  {r.spec.name:<12} grpc://{r.address}   (health: grpc.health.v1, reflection on)"
+            )
     print(f"  data         {data_dir}")
+    print(f"\nYour owner token (kept in {owner_token}):\n  {owner_token.read_text().strip()}")
+    print(
+        "\nThrough the REST API (export TOKEN=$(cat " + str(owner_token) + ")):\n"
+        f'  curl -s -H "Authorization: Bearer $TOKEN" {gateway}/api/plans\n'
+        f"  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n"
+        f'       -d \'{{"plan_id": "build-verify"}}\' {gateway}/api/tasks\n'
+        f'  curl -N -H "Authorization: Bearer $TOKEN" {gateway}/api/tasks/TASK_ID/events/stream\n'
+        "  agentledger token create --name bob --role viewer    # a token for someone else"
+    )
     print(
         "\nTry it from another terminal (.venv/bin/agentledger, or `source .venv/bin/activate`):\n"
         "  agentledger plans                                  # the plans you can run\n"

@@ -261,6 +261,14 @@ class Authenticator:
         self._tokens = tokens
         self._jwt = jwt
 
+    def without_io(self, bearer: str) -> Principal | None:
+        """The principal when it can be told without the database: a JWT (checked in memory),
+        or an API token verified recently. None: call ``authenticate`` (off the event loop)."""
+        credential = bearer.strip()
+        if credential.startswith(TOKEN_PREFIX):
+            return self._tokens.cached(credential) if self._tokens is not None else None
+        return None if self._jwt is None else self._jwt.verify(credential)
+
     def authenticate(self, bearer: str) -> Principal:
         """``bearer`` is the credential, with or without its ``Bearer `` prefix."""
         credential = bearer.strip()

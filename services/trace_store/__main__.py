@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from agentledger.core.logging import configure_logging
+from agentledger.core.mesh import MeshSecurity
 from agentledger.core.server import run_until_signalled
 from services.trace_store import server, wiring
 from services.trace_store.settings import TraceStoreSettings
@@ -16,15 +17,21 @@ log = logging.getLogger("agentledger.trace_store")
 async def main() -> None:
     settings = TraceStoreSettings.from_env()
     configure_logging("trace_store", settings.common.log_level, settings.common.log_format)
+    security = MeshSecurity.from_env("trace_store")
     built = wiring.build(settings)
-    running = await server.start(built.service, settings.listen)
+    running = await server.start(built.service, settings.listen, security=security.interceptors())
     log.info(
         "trace_store serving on %s:%d",
         settings.listen.rsplit(":", 1)[0],
         running.port,
         extra={"port": running.port, "db": settings.db_url.split("://")[0]},
     )
-    await run_until_signalled(running, on_stop=built.close)
+
+    async def stop() -> None:
+        await built.close()
+        await security.close()
+
+    await run_until_signalled(running, on_stop=stop)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,7 @@ def test_a_service_process_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
         "AGENTLEDGER_DATA_DIR": str(tmp_path),
         "AGENTLEDGER_TRACE_STORE_LISTEN": f"127.0.0.1:{port}",
         "AGENTLEDGER_TRACE_STORE_DB_URL": f"sqlite:///{tmp_path / 'ts.db'}",
+        "AGENTLEDGER_MESH_KEY": "k" * 48,  # health checks need no identity
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.trace_store"],
