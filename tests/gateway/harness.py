@@ -59,6 +59,7 @@ class Mesh:
 
     def client(self, who: str | None, **kw: Any) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        headers.update(kw.pop("headers", {}))
         c = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kw)
         self._clients.append(c)
         return c
@@ -92,8 +93,14 @@ def security_env(database: Database, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-async def start_mesh(database: Database, tmp_path: Path, **engine_env: str) -> Mesh:
-    env = security_env(database, tmp_path)
+async def start_mesh(
+    database: Database,
+    tmp_path: Path,
+    security: dict[str, str] | None = None,
+    **engine_env: str,
+) -> Mesh:
+    """``security``: more security settings (e.g. a JWT issuer) for every process."""
+    env = {**security_env(database, tmp_path), **(security or {})}
     store_sec = MeshSecurity.from_env("trace_store", env)
     settings = store_settings(database, tmp_path)
     store_built = store_wiring.build(settings)
