@@ -4,7 +4,6 @@ the security database (no service needs to run, and no mesh key is needed)."""
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -17,10 +16,10 @@ import orjson
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 
+from agentledger.cli.security_db import add_db_options, db_target
 from agentledger.core.clock import SystemClock
-from agentledger.core.db import create_db_engine, normalize_url, sqlite_url
+from agentledger.core.db import create_db_engine, normalize_url
 from agentledger.core.errors import InvalidArgument, NotFound
-from agentledger.core.settings import DEFAULT_DATA_DIR, Env
 from agentledger.security.audit import AuditLog, AuditRecord
 
 _HEAD = re.compile(r"^(\d+):([0-9a-f]{64})$")
@@ -32,17 +31,7 @@ def register(commands: Any) -> None:
 
     def action(name: str, help: str) -> argparse.ArgumentParser:
         a: argparse.ArgumentParser = sub.add_parser(name, help=help)
-        a.add_argument(
-            "--db-url",
-            default=None,
-            help="security database (default: $AGENTLEDGER_SECURITY_DB_URL, "
-            "else <$AGENTLEDGER_DATA_DIR>/security.db)",
-        )
-        a.add_argument(
-            "--db-schema",
-            default=None,
-            help="PostgreSQL schema (default: $AGENTLEDGER_SECURITY_DB_SCHEMA)",
-        )
+        add_db_options(a)
         return a
 
     v = action("verify", "walk the hash chain; name the first record altered, removed or moved")
@@ -132,10 +121,7 @@ def _expect_head(raw: str) -> tuple[int, str] | None:
 
 @contextmanager
 def _audit_log(args: argparse.Namespace) -> Iterator[AuditLog]:
-    env = Env(os.environ)
-    data_dir = Path(env.text("AGENTLEDGER_DATA_DIR", DEFAULT_DATA_DIR))
-    url = args.db_url or env.text("AGENTLEDGER_SECURITY_DB_URL", sqlite_url(data_dir, "security"))
-    schema = args.db_schema or env.text("AGENTLEDGER_SECURITY_DB_SCHEMA", "")
+    url, schema = db_target(args)
     engine = _open(url, schema)
     try:
         yield AuditLog(engine, SystemClock(), recorded_by="cli")

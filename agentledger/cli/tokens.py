@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine
 
+from agentledger.cli.security_db import add_db_options, db_target
 from agentledger.core.clock import Clock, SystemClock
-from agentledger.core.db import sqlite_url
 from agentledger.core.errors import InvalidArgument
-from agentledger.core.settings import DEFAULT_DATA_DIR, Env
 from agentledger.security.audit import AuditEntry, AuditLog
 from agentledger.security.db import open_security_db
 from agentledger.security.rbac import Policy
@@ -108,17 +105,7 @@ def register(commands: Any) -> None:
 
     def action(name: str, help: str) -> argparse.ArgumentParser:
         a: argparse.ArgumentParser = sub.add_parser(name, help=help)
-        a.add_argument(
-            "--db-url",
-            default=None,
-            help="security database (default: $AGENTLEDGER_SECURITY_DB_URL, "
-            "else <$AGENTLEDGER_DATA_DIR>/security.db)",
-        )
-        a.add_argument(
-            "--db-schema",
-            default=None,
-            help="PostgreSQL schema (default: $AGENTLEDGER_SECURITY_DB_SCHEMA)",
-        )
+        add_db_options(a)
         return a
 
     roles = Policy.load().assignable_roles
@@ -219,10 +206,7 @@ def _operator() -> str:
 
 @contextmanager
 def _engine(args: argparse.Namespace) -> Iterator[Engine]:
-    env = Env(os.environ)
-    data_dir = Path(env.text("AGENTLEDGER_DATA_DIR", DEFAULT_DATA_DIR))
-    url = args.db_url or env.text("AGENTLEDGER_SECURITY_DB_URL", sqlite_url(data_dir, "security"))
-    schema = args.db_schema or env.text("AGENTLEDGER_SECURITY_DB_SCHEMA", "")
+    url, schema = db_target(args)
     engine = open_security_db(url, schema=schema or None, pool_size=1)
     try:
         yield engine

@@ -5,6 +5,7 @@ actor of the change."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -174,45 +175,32 @@ CHANGE = answers(ref("Task"), 403, 404, 409)
 async def cancel_task(
     task_id: Annotated[str, TASK_ID], who: Who, gw: Gw, body: ChangeBody | None = None
 ) -> Response:
+    """Cancels the task: at once when no worker runs it, else at the worker's next step."""
     reason = body.reason if body else ""
-    return await _change(
-        gw,
-        who,
-        task_id,
-        "task.cancel",
-        "task.control",
-        lambda: gw.engine.cancel(task_id, actor=who.principal.subject, reason=reason),
-    )
+    call = partial(gw.engine.cancel, task_id, actor=who.principal.subject, reason=reason)
+    return await _change(gw, who, task_id, "task.cancel", "task.control", call)
 
 
 @router.post("/{task_id}/pause", responses=CHANGE)
 async def pause_task(
     task_id: Annotated[str, TASK_ID], who: Who, gw: Gw, body: ChangeBody | None = None
 ) -> Response:
+    """Pauses the task after the nodes in flight checkpoint."""
     reason = body.reason if body else ""
-    return await _change(
-        gw,
-        who,
-        task_id,
-        "task.pause",
-        "task.control",
-        lambda: gw.engine.pause(task_id, actor=who.principal.subject, reason=reason),
-    )
+    call = partial(gw.engine.pause, task_id, actor=who.principal.subject, reason=reason)
+    return await _change(gw, who, task_id, "task.pause", "task.control", call)
 
 
 @router.post("/{task_id}/resume", responses=CHANGE)
 async def resume_task(
     task_id: Annotated[str, TASK_ID], who: Who, gw: Gw, body: ResumeBody | None = None
 ) -> Response:
+    """Resumes a PAUSED task, or a WAITING_INPUT one with the input it asked for."""
     reason, given = (body.reason, body.input) if body else ("", None)
-    return await _change(
-        gw,
-        who,
-        task_id,
-        "task.resume",
-        "task.control",
-        lambda: gw.engine.resume(task_id, actor=who.principal.subject, reason=reason, input=given),
+    call = partial(
+        gw.engine.resume, task_id, actor=who.principal.subject, reason=reason, input=given
     )
+    return await _change(gw, who, task_id, "task.resume", "task.control", call)
 
 
 @router.post("/{task_id}/retry", responses=CHANGE)
@@ -221,11 +209,5 @@ async def retry_task(
 ) -> Response:
     """Re-runs a FAILED task from its failure."""
     reason = body.reason if body else ""
-    return await _change(
-        gw,
-        who,
-        task_id,
-        "task.retry",
-        "task.retry",
-        lambda: gw.engine.retry(task_id, actor=who.principal.subject, reason=reason),
-    )
+    call = partial(gw.engine.retry, task_id, actor=who.principal.subject, reason=reason)
+    return await _change(gw, who, task_id, "task.retry", "task.retry", call)
