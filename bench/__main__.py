@@ -13,6 +13,7 @@ BENCHES = {
     "B5": "bench.b5_engine_remote",
     "B6": "bench.b6_queue",
     "B8": "bench.b8_optimizer",
+    "B9": "bench.b9_gateway",
 }
 
 

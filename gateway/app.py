@@ -65,6 +65,12 @@ def create_app(gw: Gateway) -> FastAPI:
             )
             components = doc.setdefault("components", {}).setdefault("schemas", {})
             _proto_schemas(components)
+            for path in doc.get("paths", {}).values():
+                for operation in path.values():
+                    # Validation errors answer 400 (gateway.errors), never FastAPI's 422.
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
             doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
             doc["security"] = [{"bearer": []}]
             app.openapi_schema = doc

@@ -131,6 +131,8 @@ async def follow_events(
     await gw.access.audited(entry)
     f = _filter(type, phase, node_id, min_severity)
     identity = gw.access.identity(who)
+    # A bad cursor is a 400 now, not an error event once the stream has begun.
+    await gw.trace.list_events(task_id, start, 1, f, identity=identity)
     if f is None:
         body = _shared(gw, task_id, start, identity)
     else:  # a filtered stream is the follower's own

@@ -105,3 +105,13 @@ async def test_the_engine_records_the_caller_as_owner_and_actor(mesh: Mesh) -> N
     ]
     assert changes[-1]["payload"]["to"] == "CANCELLED"
     assert changes[-1]["actor"] == "olga" or changes[-1]["payload"].get("actor") == "olga"
+
+
+async def test_a_bad_cursor_is_a_400_before_the_stream_begins(mesh: Mesh) -> None:
+    task_id = await submit(mesh)
+    alice = mesh.client("alice")
+    for headers, params in (({"Last-Event-ID": "nonsense"}, {}), ({}, {"cursor": "e1.zz"})):
+        r = await alice.get(f"/api/tasks/{task_id}/events/stream", headers=headers, params=params)
+        assert r.status_code == 400 and "cursor" in r.json()["error"]["message"]
+    doc = (await alice.get("/openapi.json")).json()
+    assert all("422" not in op["responses"] for p in doc["paths"].values() for op in p.values())
