@@ -57,8 +57,8 @@ import psutil
 
 from agentledger.common.v1 import common_pb2
 from agentledger.core.clock import SystemClock
-from agentledger.core.mesh import MeshSecurity
 from agentledger.security.db import open_security_db
+from agentledger.security.identity import MeshSigner, Principal
 from agentledger.security.rbac import Policy
 from agentledger.security.tokens import TokenStore
 from agentledger.trace_store.v1 import trace_store_pb2 as pb
@@ -298,7 +298,9 @@ async def open_tasks(m: Mesh, n: int) -> list[str]:
 
 
 def store_client(target: str, env: dict[str, str]) -> TraceStoreClient:
-    identity = MeshSecurity.from_env("bench", env).credentials()
+    identity = MeshSigner(env["AGENTLEDGER_MESH_KEY"].encode()).credentials(
+        Principal("bench", "service", via="bench")
+    )
     return TraceStoreClient(target, timeout_s=120, identity=identity)
 
 

@@ -16,6 +16,7 @@ import httpx
 from agentledger.core.clock import SystemClock
 from agentledger.core.mesh import MeshSecurity
 from agentledger.core.server import RunningServer
+from agentledger.security.identity import MeshSigner, Principal
 from agentledger.security.rbac import Policy
 from agentledger.security.tokens import TokenStore
 from gateway import wiring as gateway_wiring
@@ -155,5 +156,7 @@ async def sse_lines(response: httpx.Response) -> AsyncIterator[str]:
 
 def service_store_client(mesh: Mesh) -> TraceStoreClient:
     """A trace_store client with a service identity, to check what was stored."""
-    sec = MeshSecurity.from_env("test", mesh.env)
-    return TraceStoreClient(mesh.store_target, identity=sec.credentials())
+    signer = MeshSigner(mesh.env["AGENTLEDGER_MESH_KEY"].encode())
+    return TraceStoreClient(
+        mesh.store_target, identity=signer.credentials(Principal("test", "service", via="test"))
+    )
