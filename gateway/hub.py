@@ -100,6 +100,7 @@ class Tail:
         self._ring: deque[Chunk] = deque()
         self._ring_events = 0
         self._final: Chunk | None = None
+        self._closed = False  # no follower left: the upstream is being closed
         self._on_done = on_done
         self._pump = asyncio.create_task(
             self._run(open_stream(start_cursor)), name=f"tail/{task_id}"
@@ -107,7 +108,10 @@ class Tail:
 
     def join(self, follower: Follower) -> bool:
         """Adds a follower that has every event up to ``follower.last_seq``; False when this
-        tail's history does not reach back that far (the follower keeps paging)."""
+        tail's history does not reach back that far (the follower keeps paging) or the tail is
+        closing (the follower then starts a new one)."""
+        if self._closed:
+            return False
         oldest = self._ring[0].first_seq if self._ring else self._next_seq
         if follower.last_seq + 1 < oldest:
             return False
@@ -122,7 +126,11 @@ class Tail:
 
     def leave(self, follower: Follower) -> None:
         self.followers.discard(follower)
-        if not self.followers and self._final is None:
+        if not self.followers and self._final is None and not self._closed:
+            # Gone from the hub at once: a follower arriving now starts a new tail rather than
+            # joining one whose upstream is being closed.
+            self._closed = True
+            self._on_done(self)
             self._pump.cancel()
 
     @property

@@ -141,3 +141,14 @@ async def test_a_follower_too_slow_for_its_queue_is_told_to_go_on_by_itself(
     # A follower whose point is older than the ring holds cannot join; one inside it can.
     assert tail.join(Follower(2)) and not tail.join(Follower(-5))
     tail.leave(quick)
+
+
+async def test_a_tail_left_by_its_last_follower_is_replaced_not_joined() -> None:
+    upstream = Upstream()
+    done: list[Tail] = []
+    tail = Tail("t", upstream.stream, "c0", 0, done.append)
+    only = Follower(0)
+    assert tail.join(only)
+    tail.leave(only)
+    assert done == [tail]  # out of the hub at once
+    assert not tail.join(Follower(0))  # a newcomer starts a new tail instead
