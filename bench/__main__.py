@@ -15,6 +15,7 @@ BENCHES = {
     "B8": "bench.b8_optimizer",
     "B9": "bench.b9_gateway",
     "B11": "bench.b11_compare",
+    "B12": "bench.b12_export",
 }
 
 
