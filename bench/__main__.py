@@ -14,6 +14,7 @@ BENCHES = {
     "B6": "bench.b6_queue",
     "B8": "bench.b8_optimizer",
     "B9": "bench.b9_gateway",
+    "B10": "bench.b10_goal_narrative",
     "B11": "bench.b11_compare",
     "B12": "bench.b12_export",
 }

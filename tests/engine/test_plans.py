@@ -571,3 +571,107 @@ def test_builtin_callables() -> None:
     context: Any = SimpleNamespace(inputs={"message": "hi"})
     assert builtin_callables.noop(context) == {}
     assert builtin_callables.echo(context) == {"inputs": {"message": "hi"}}
+
+
+# --- sub-goal checks ---------------------------------------------------------------------------
+
+CHECKED = """\
+id: p
+version: 1
+inputs:
+  csv_path: {type: file, required: false}
+subgoals:
+  - id: built
+    nodes: [a]
+    checks:
+      - {node: b, verified: true}
+      - {node: a, claim: total, equals: 3}
+      - {node: a, output: rows_dropped, equals: 0, fix_with: csv_path}
+      - {node: a, output: report}
+      - {node: a, claim: nothing, equals: null}
+  - id: plain
+nodes:
+  - {id: a, phase: build, agent: python}
+  - {id: b, phase: verify, agent: python, depends_on: [a], subgoal: plain}
+"""
+
+
+def test_subgoal_checks_load_in_order_with_what_they_test() -> None:
+    built, plain = load(CHECKED).subgoals
+    fields = [
+        (c.node, c.test, c.name, c.has_expected, c.expected, c.fix_with) for c in built.checks
+    ]
+    assert fields == [
+        ("b", "verified", "", False, None, ""),
+        ("a", "claim", "total", True, 3, ""),
+        ("a", "output", "rows_dropped", True, 0, "csv_path"),
+        ("a", "output", "report", False, None, ""),
+        ("a", "claim", "nothing", True, None, ""),
+    ]  # fmt: skip
+    assert [c.describe() for c in built.checks[:2]] == [
+        "node 'b' is verified",
+        "node 'a' claim 'total' equals 3",
+    ]
+    assert built.checks[3].describe() == "node 'a' output 'report' is present"
+    assert plain.checks == () and plain.nodes == ("b",)
+    assert load(CHECKED).digest != load(CHECKED.replace("equals: 3", "equals: 4")).digest
+
+
+def test_bad_checks_name_file_line_and_what_would_be_right() -> None:
+    text = chain(("a", [])) + "subgoals:\n  - id: g\n    checks: [{node: a, color: red}]\n"
+    assert error_of(text) == (
+        "data/x.yaml:7: subgoals[0].checks[0].color: unknown field; allowed: claim, equals,"
+        " fix_with, node, output, verified"
+    )  # the schema first: cross-field checks wait until it holds
+    message = error_of(
+        """\
+        id: p
+        version: 1
+        inputs:
+          csv_path: {type: file}
+        subgoals:
+          - id: g
+            checks:
+              - {node: ghost, verified: true}
+              - {node: a, claim: x, output: y}
+              - {node: a}
+              - {node: a, verified: false}
+              - {node: a, verified: true, equals: 1}
+              - {node: a, output: y, fix_with: cvs_path}
+        nodes:
+          - {id: a, phase: build, agent: python}
+        """
+    )
+    assert message.splitlines()[1:] == [
+        "data/x.yaml:8: subgoals[0].checks[0].node: subgoal 'g': check names unknown node"
+        " 'ghost'; known nodes: a",
+        "data/x.yaml:9: subgoals[0].checks[1]: a check tests one of verified, claim, output;"
+        " it has claim and output",
+        "data/x.yaml:10: subgoals[0].checks[2]: a check tests one of verified, claim, output;"
+        " it has none",
+        "data/x.yaml:11: subgoals[0].checks[3].verified: only 'verified: true' is a check; drop"
+        " it to accept an unverified outcome",
+        "data/x.yaml:12: subgoals[0].checks[4].equals: 'equals' goes with claim or output, not"
+        " verified",
+        "data/x.yaml:13: subgoals[0].checks[5].fix_with: 'cvs_path' is not an input of the plan"
+        " (did you mean 'csv_path'?); inputs: csv_path",
+    ]
+
+
+def test_a_plan_the_engine_accepted_loads_without_knowing_its_agents() -> None:
+    text = "id: p\nversion: 1\nnodes: [{id: a, phase: build, agent: my-agent}]\n"
+    assert load_plan(text, source="<plan>", known_agents=None).nodes[0].agent == "my-agent"
+    with pytest.raises(InvalidArgument, match="unknown agent kind 'my-agent'"):
+        load_plan(text, source="<plan>", known_agents=AGENTS)
+
+
+def test_every_example_plan_loads_with_its_checks() -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    files = sorted(examples.glob("*/plan.yaml"))
+    plans = {p.id: p for p in (load_plan_file(f, AGENTS) for f in files)}
+    assert set(plans) == {"build-verify", "data-cleanup", "llm-brief"}
+    checks = {g.id: g.checks for g in plans["data-cleanup"].subgoals}
+    assert [c.describe() for c in checks["all-orders"]] == [
+        "node 'clean' output 'rows_dropped' equals 0"
+    ]
+    assert checks["all-orders"][0].fix_with == "csv_path"

@@ -88,11 +88,35 @@ class InputField:
     default: Any = None
 
 
+CHECK_TESTS = ("verified", "claim", "output")
+
+
+@dataclass(frozen=True, slots=True)
+class GoalCheck:
+    """One test of a node's last recorded outcome that a sub-goal needs to pass: `verified`
+    (the outcome says verified), `claim` (the node claims `name`) or `output` (its output has
+    the top-level field `name`); with `has_expected`, the value must equal `expected`."""
+
+    node: str
+    test: str  # one of CHECK_TESTS
+    name: str = ""  # the claim or output field; "" for verified
+    expected: Any = None
+    has_expected: bool = False
+    fix_with: str = ""  # the plan input a user changes to make the check pass
+
+    def describe(self) -> str:
+        if self.test == "verified":
+            return f"node {self.node!r} is verified"
+        what = f"node {self.node!r} {self.test} {self.name!r}"
+        return f"{what} equals {self.expected!r}" if self.has_expected else f"{what} is present"
+
+
 @dataclass(frozen=True, slots=True)
 class SubGoal:
     id: str
     description: str
     nodes: tuple[str, ...] = ()
+    checks: tuple[GoalCheck, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,9 @@ from jsonschema import Draft202012Validator
 
 from agentledger.core.errors import InvalidArgument, NotFound
 from services.engine.domain.plan import (
+    CHECK_TESTS,
     Estimates,
+    GoalCheck,
     GovernanceSettings,
     InputField,
     Plan,
@@ -48,8 +50,10 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(plan_schema())
 
 
-def load_plan(text: str, *, source: str, known_agents: Collection[str]) -> Plan:
-    """Parses, validates and checks a plan; raises InvalidArgument listing every problem."""
+def load_plan(text: str, *, source: str, known_agents: Collection[str] | None) -> Plan:
+    """Parses, validates and checks a plan; raises InvalidArgument listing every problem.
+    `known_agents` None leaves agent kinds unchecked: for readers of a plan the engine already
+    accepted (the product layer reads GetPlan's text), who do not know its registered agents."""
     doc = parse_yaml(text, source=source)
     problems = schema_problems(doc, _validator())
     if problems:
@@ -81,11 +85,11 @@ _INPUT_TYPES: dict[str, tuple[type, ...]] = {
 class _PlanBuilder:
     """Cross-field checks the schema cannot express, then the frozen `Plan`."""
 
-    def __init__(self, doc: SourceDocument, known_agents: Collection[str]) -> None:
+    def __init__(self, doc: SourceDocument, known_agents: Collection[str] | None) -> None:
         self.doc = doc
         self.data: dict[str, Any] = doc.data
         self.nodes: list[dict[str, Any]] = doc.data["nodes"]
-        self.known_agents = sorted(known_agents)
+        self.known_agents = None if known_agents is None else sorted(known_agents)
         self.problems: list[Problem] = []
 
     def add(self, path: FieldPath, message: str) -> None:
@@ -113,6 +117,7 @@ class _PlanBuilder:
                     g["id"],
                     g.get("description", ""),
                     tuple(n.id for n in nodes if n.subgoal == g["id"]),
+                    tuple(_goal_check(c) for c in g.get("checks", [])),
                 )
                 for g in data.get("subgoals", [])
             ),
@@ -148,7 +153,7 @@ class _PlanBuilder:
         return index
 
     def _check_agent(self, path: FieldPath, node_id: str, agent: str) -> None:
-        if agent not in self.known_agents:
+        if self.known_agents is not None and agent not in self.known_agents:
             known = ", ".join(self.known_agents) or "(none registered)"
             self.add(path, f"node {node_id!r}: unknown agent kind {agent!r}; known kinds: {known}")
 
@@ -185,6 +190,8 @@ class _PlanBuilder:
                 elif subgoal_of.setdefault(node_id, goal_id) != goal_id:
                     other = subgoal_of[node_id]
                     self.add(path, f"node {node_id!r} already serves subgoal {other!r}")
+            for k, check in enumerate(goal.get("checks", [])):
+                self._check_goal_check(("subgoals", g, "checks", k), goal_id, check, index)
         for i, node in enumerate(self.nodes):
             wanted = node.get("subgoal")
             if wanted is None:
@@ -201,6 +208,38 @@ class _PlanBuilder:
                     path, f"node {node['id']!r} is listed by subgoal {listed!r}, not {wanted!r}"
                 )
         return subgoal_of
+
+    def _check_goal_check(
+        self, path: FieldPath, goal_id: str, check: Mapping[str, Any], index: Mapping[str, int]
+    ) -> None:
+        """A check tests one node of the plan in exactly one way; `fix_with` names an input."""
+        node_id = check["node"]
+        if node_id not in index:
+            hint = did_you_mean(node_id, index) or f"; known nodes: {', '.join(index)}"
+            self.add(
+                (*path, "node"), f"subgoal {goal_id!r}: check names unknown node {node_id!r}{hint}"
+            )
+        tests = [t for t in CHECK_TESTS if t in check]
+        if len(tests) != 1:
+            found = f"it has {' and '.join(tests)}" if tests else "it has none"
+            self.add(path, f"a check tests one of {', '.join(CHECK_TESTS)}; {found}")
+        elif tests == ["verified"]:
+            if check["verified"] is not True:
+                self.add(
+                    (*path, "verified"),
+                    "only 'verified: true' is a check; drop it to accept an unverified outcome",
+                )
+            if "equals" in check:
+                self.add((*path, "equals"), "'equals' goes with claim or output, not verified")
+        inputs = self.data.get("inputs", {})
+        wanted = check.get("fix_with")
+        if wanted is not None and wanted not in inputs:
+            known = ", ".join(inputs) or "the plan declares none"
+            self.add(
+                (*path, "fix_with"),
+                f"{wanted!r} is not an input of the plan{did_you_mean(wanted, inputs)};"
+                f" inputs: {known}",
+            )
 
     def _check_inputs(self) -> None:
         for name, spec in self.data.get("inputs", {}).items():
@@ -288,6 +327,18 @@ def _estimates(raw: Mapping[str, Any], base: Estimates) -> Estimates:
         latency_s=float(raw.get("latency_s", base.latency_s)),
         tokens=int(raw.get("tokens", base.tokens)),
         usd=float(raw.get("usd", base.usd)),
+    )
+
+
+def _goal_check(raw: Mapping[str, Any]) -> GoalCheck:
+    test = next(t for t in CHECK_TESTS if t in raw)
+    return GoalCheck(
+        node=raw["node"],
+        test=test,
+        name="" if test == "verified" else raw[test],
+        expected=raw.get("equals"),
+        has_expected="equals" in raw,
+        fix_with=raw.get("fix_with", ""),
     )
 
 
