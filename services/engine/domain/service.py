@@ -233,10 +233,13 @@ class EngineService:
         """Relays what a user-side change wrote; if trace_store is down the worker that runs
         the task relays it later, so the change itself stands."""
         task = await self._offload.read(self.store.get_task, task_id)
+        # A running task's summaries are its worker's to send, in order with its events: a
+        # snapshot read here could land after the worker's final one and undo it (a task
+        # cancelled by its worker would look RUNNING forever to trace_store and its followers).
+        running = task.state is State.RUNNING and not new_task
+        summary = None if running else summary_of(task, now_ns=self._clock.now_ns())
         try:
-            await self._relay.drain(
-                task_id, summary_of(task, now_ns=self._clock.now_ns()), new_task=new_task
-            )
+            await self._relay.drain(task_id, summary, new_task=new_task)
         except AgentLedgerError as exc:
             log.warning("could not relay events of %s to trace_store yet: %s", task_id, exc)
 
