@@ -1,7 +1,8 @@
 """Gateway settings, read once from the environment.
 
 - ``AGENTLEDGER_GATEWAY_LISTEN`` (default ``127.0.0.1:8080``): host:port to serve HTTP on.
-- ``AGENTLEDGER_ENGINE_ADDR`` / ``AGENTLEDGER_TRACE_STORE_ADDR``: where the services answer.
+- ``AGENTLEDGER_ENGINE_ADDR`` / ``AGENTLEDGER_TRACE_STORE_ADDR`` / ``AGENTLEDGER_PRODUCT_ADDR``:
+  where the services answer.
 - ``AGENTLEDGER_GATEWAY_TIMEOUT_SECONDS`` (default 10): deadline of each call to a service.
 - ``AGENTLEDGER_GATEWAY_ACL_CACHE_SECONDS`` (default 2): how long a task's shares are cached; a
   revoked share stops working on other replicas within this time (at once on this one).
@@ -29,6 +30,7 @@ class GatewaySettings:
     port: int
     engine_target: str
     trace_store_target: str
+    product_target: str
     timeout_s: float
     acl_cache_s: float
     worker_id: str
@@ -49,6 +51,7 @@ class GatewaySettings:
             port=int(port),
             engine_target=env.text("AGENTLEDGER_ENGINE_ADDR", "127.0.0.1:50052"),
             trace_store_target=env.text("AGENTLEDGER_TRACE_STORE_ADDR", "127.0.0.1:50051"),
+            product_target=env.text("AGENTLEDGER_PRODUCT_ADDR", "127.0.0.1:50054"),
             timeout_s=env.number("AGENTLEDGER_GATEWAY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             acl_cache_s=env.number("AGENTLEDGER_GATEWAY_ACL_CACHE_SECONDS", 2.0, minimum=0),
             worker_id=env.text(

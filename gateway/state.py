@@ -13,6 +13,7 @@ from gateway.access import Access, Caller
 from gateway.hub import LiveHub
 from gateway.settings import GatewaySettings
 from services.engine.client import EngineClient
+from services.product.client import ProductClient
 from services.trace_store.client import TraceStoreClient
 
 
@@ -22,6 +23,7 @@ class Gateway:
     access: Access
     engine: EngineClient
     trace: TraceStoreClient
+    product: ProductClient
     tokens: TokenStore
     shares: ShareStore
     audit_log: AuditLog

@@ -21,6 +21,7 @@ from gateway.hub import LiveHub
 from gateway.settings import GatewaySettings
 from gateway.state import Gateway
 from services.engine.client import EngineClient
+from services.product.client import ProductClient
 from services.trace_store.client import TraceStoreClient
 
 
@@ -35,6 +36,7 @@ class Built:
         await self.audit.close()
         await self.gateway.engine.close()
         await self.gateway.trace.close()
+        await self.gateway.product.close()
         await asyncio.to_thread(self.db.dispose)
 
 
@@ -54,6 +56,10 @@ def build(settings: GatewaySettings, *, clock: Clock | None = None) -> Built:
     trace = TraceStoreClient(
         settings.trace_store_target, timeout_s=settings.timeout_s, identity=own
     )
+    # Compare, explain and export read whole traces: they get more time than a lookup.
+    product = ProductClient(
+        settings.product_target, timeout_s=max(settings.timeout_s, 60.0), identity=own
+    )
     jwt = JwtVerifier(sec.jwt, policy, clock=clock) if sec.jwt else None
     access = Access(
         policy=policy,
@@ -64,5 +70,7 @@ def build(settings: GatewaySettings, *, clock: Clock | None = None) -> Built:
         signer=signer,
         acl_cache_s=settings.acl_cache_s,
     )
-    gw = Gateway(settings, access, engine, trace, tokens, shares, audit_log, clock, LiveHub(trace))
+    gw = Gateway(
+        settings, access, engine, trace, product, tokens, shares, audit_log, clock, LiveHub(trace)
+    )
     return Built(create_app(gw), gw, db, audit)

@@ -92,8 +92,8 @@ class EngineClient:
         )
         return response.task
 
-    async def get(self, task_id: str) -> pb.GetTaskResponse:
-        request = pb.GetTaskRequest(task_id=task_id)
+    async def get(self, task_id: str, *, include_plan: bool = False) -> pb.GetTaskResponse:
+        request = pb.GetTaskRequest(task_id=task_id, include_plan=include_plan)
         return await with_retries(
             lambda: self._stub.GetTask(request, timeout=self._timeout, metadata=self._md())
         )

@@ -72,9 +72,12 @@ class EngineServicer:
     ) -> pb.GetTaskResponse:
         task, nodes = await self._svc.get(_task_id(request.task_id))
         ordered = sorted(nodes.values(), key=lambda n: (n.started_ns, n.node_id))
-        return pb.GetTaskResponse(
+        response = pb.GetTaskResponse(
             task=convert.task_pb(task), nodes=[convert.node_pb(n) for n in ordered]
         )
+        if request.include_plan:
+            response.plan_text, response.plan_from_file = await self._svc.task_plan_text(task)
+        return response
 
     async def ListTasks(
         self, request: pb.ListTasksRequest, context: aio.ServicerContext

@@ -27,6 +27,7 @@ class EngineSettings:
     db_schema: str
     trace_store_target: str
     optimizer_target: str  # "" = run without the optimizer's proposals
+    product_target: str  # "" = no quota check at submission
     plan_dirs: tuple[Path, ...]  # the built-in folder first, then the configured ones
     selection_rules: Path
     tasks_dir: Path  # per task: system_trace.json, artifacts/, work/
@@ -61,6 +62,7 @@ class EngineSettings:
             db_schema=env.text("AGENTLEDGER_ENGINE_DB_SCHEMA", ""),
             trace_store_target=env.text("AGENTLEDGER_TRACE_STORE_ADDR", "127.0.0.1:50051"),
             optimizer_target=env.text("AGENTLEDGER_OPTIMIZER_ADDR", ""),
+            product_target=env.text("AGENTLEDGER_PRODUCT_ADDR", ""),
             plan_dirs=(BUILTIN_PLANS_DIR, *extra),
             selection_rules=Path(
                 env.text("AGENTLEDGER_ENGINE_SELECTION_RULES", str(BUILTIN_RULES_PATH))

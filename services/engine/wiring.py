@@ -35,9 +35,11 @@ from services.engine.domain.state_manager import StateManager
 from services.engine.domain.store import EngineStore
 from services.engine.domain.system_trace import SystemTraceWriter
 from services.engine.domain.workers import WorkerPool
+from services.engine.quota_gate import ProductQuotaGate
 from services.engine.settings import EngineSettings
 from services.engine.trace_sink import GrpcTraceSink
 from services.optimizer.client import OptimizerClient
+from services.product.client import ProductClient
 from services.trace_store.client import TraceStoreClient
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -55,6 +57,7 @@ class Built:
     offload: Offloader
     client: TraceStoreClient | None
     optimizer: OptimizerClient | None = None
+    product: ProductClient | None = None
 
     async def close(self) -> None:
         await self.pool.stop()
@@ -62,6 +65,8 @@ class Built:
             await self.client.close()
         if self.optimizer is not None:
             await self.optimizer.close()
+        if self.product is not None:
+            await self.product.close()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.offload.shutdown)
         await loop.run_in_executor(None, self.engine.dispose)
@@ -106,6 +111,11 @@ def build(
     optimizer = (
         OptimizerClient(settings.optimizer_target, identity=identity)
         if settings.optimizer_target
+        else None
+    )
+    product = (
+        ProductClient(settings.product_target, timeout_s=10.0, identity=identity)
+        if settings.product_target
         else None
     )
     plans = PlanResolver(store, offload, kinds)
@@ -154,10 +164,11 @@ def build(
         pool=pool,
         plans=plans,
         sealer=sealer,
+        quota=ProductQuotaGate(product) if product is not None else None,
     )
     if start_workers:
         pool.start()
-    return Built(service, pool, queue, store, registry, db, offload, client, optimizer)
+    return Built(service, pool, queue, store, registry, db, offload, client, optimizer, product)
 
 
 def _add_stored_plans(store: EngineStore, catalog: PlanCatalog, kinds: frozenset[str]) -> None:

@@ -128,18 +128,24 @@ class SubmitTaskResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
 
 class GetTaskRequest(_message.Message):
-    __slots__ = ("task_id",)
+    __slots__ = ("task_id", "include_plan")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_PLAN_FIELD_NUMBER: _ClassVar[int]
     task_id: str
-    def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+    include_plan: bool
+    def __init__(self, task_id: _Optional[str] = ..., include_plan: _Optional[bool] = ...) -> None: ...
 
 class GetTaskResponse(_message.Message):
-    __slots__ = ("task", "nodes")
+    __slots__ = ("task", "nodes", "plan_text", "plan_from_file")
     TASK_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
+    PLAN_TEXT_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FROM_FILE_FIELD_NUMBER: _ClassVar[int]
     task: Task
     nodes: _containers.RepeatedCompositeFieldContainer[NodeState]
-    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[NodeState, _Mapping]]] = ...) -> None: ...
+    plan_text: str
+    plan_from_file: bool
+    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[NodeState, _Mapping]]] = ..., plan_text: _Optional[str] = ..., plan_from_file: _Optional[bool] = ...) -> None: ...
 
 class ListTasksRequest(_message.Message):
     __slots__ = ("owner", "states", "limit", "cursor")

@@ -9,7 +9,7 @@ import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agentledger.core.clock import Clock
 from agentledger.core.errors import (
@@ -88,6 +88,15 @@ def check_budget(b: Budget) -> None:
             raise InvalidArgument(f"budget.{name} must be a positive number, got {v}")
 
 
+class QuotaGate(Protocol):
+    """Where a submission is checked against its owner's and tenant's quotas (the product
+    service); raises ResourceExhausted naming the quota when one is used up."""
+
+    async def check_submit(
+        self, owner: str, tenant: str, active_owner: int, active_tenant: int
+    ) -> None: ...
+
+
 class EngineService:
     def __init__(
         self,
@@ -103,6 +112,7 @@ class EngineService:
         pool: WorkerPool | None,
         plans: PlanResolver,
         sealer: InputSealer,
+        quota: QuotaGate | None = None,
     ) -> None:
         self.store = store
         self._states = states
@@ -115,6 +125,7 @@ class EngineService:
         self.pool = pool
         self._plans = plans
         self._sealer = sealer
+        self._quota = quota
 
     # ------------------------------------------------------------------ tasks
 
@@ -130,6 +141,9 @@ class EngineService:
         check_budget(s.budget)
         plan, selection, text = self._resolve_plan(s)
         inputs = protect_inputs(check_inputs(plan, s.inputs), sensitive_fields(plan), self._sealer)
+        if self._quota is not None:  # checked last: a refused request costs no quota lookup
+            active = await self._offload.read(self.store.count_active, s.owner, s.tenant)
+            await self._quota.check_submit(s.owner, s.tenant, *active)
         now = self._clock.now_ns()
         task = TaskRecord(
             task_id=new_task_id(now),
@@ -415,6 +429,13 @@ class EngineService:
         except NotFound:
             return ""
         return text
+
+    async def task_plan_text(self, task: TaskRecord) -> tuple[str, bool]:
+        """The snapshot of the plan a task runs, and whether that plan is a catalog file."""
+        text, source = await self._offload.read(
+            self.store.plan_text, task.plan_id, task.plan_version
+        )
+        return text, Path(source).is_file()
 
     def validate_plan(self, text: str, source: str) -> Plan:
         return load_plan(text, source=source or "<plan>", known_agents=self.known_agents)

@@ -23,7 +23,7 @@ from services.engine.domain.model import (
     TaskRecord,
     Transition,
 )
-from services.engine.domain.states import State
+from services.engine.domain.states import TERMINAL, State
 
 TASK_COLUMNS = (
     "task_id, owner, tenant, goal, mode, inputs_json, budget_tokens, budget_usd,"
@@ -203,6 +203,21 @@ class EngineStore:
         )
         with self.read() as tx:
             return [task_from_row(r) for r in tx.execute(sql, (*params, limit)).fetchall()]
+
+    def count_active(self, owner: str, tenant: str) -> tuple[int, int]:
+        """Tasks not yet ended (queued, running, paused or waiting for input) of the owner,
+        and of the tenant (0 when there is none): what the concurrency quota counts."""
+        marks = ", ".join("?" * len(TERMINAL))
+        sql = f"SELECT COUNT(*) FROM en_tasks WHERE {{}} = ? AND state NOT IN ({marks})"
+        ended = sorted(TERMINAL)
+        with self.read() as tx:
+            mine = int(tx.execute(sql.format("owner"), (owner, *ended)).fetchone()[0])
+            theirs = (
+                int(tx.execute(sql.format("tenant"), (tenant, *ended)).fetchone()[0])
+                if tenant
+                else 0
+            )
+        return mine, theirs
 
     @staticmethod
     def save_forecast(tx: Driver, task_id: str, forecast: Mapping[str, Any]) -> None:
