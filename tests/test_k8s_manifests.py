@@ -27,6 +27,8 @@ from gateway.settings import GatewaySettings
 from services.engine.domain.protect import InputSealer
 from services.engine.settings import EngineSettings
 from services.optimizer.settings import OptimizerSettings
+from services.product.domain.quotas import QuotaDefaults
+from services.product.settings import ProductSettings
 from services.trace_store.settings import TraceStoreSettings
 
 K8S = Path(__file__).resolve().parents[1] / "deploy" / "k8s"
@@ -110,6 +112,9 @@ OPTIMIZER = Svc(
     "AGENTLEDGER_OPTIMIZER_LISTEN",
     has_db=False,  # stateless: deterministic functions plus reads of TraceStore history
 )
+PRODUCT = Svc(
+    "product", ProductSettings, "services.product", 50054, "AGENTLEDGER_PRODUCT_LISTEN"
+)
 GATEWAY = Svc(
     "gateway",
     GatewaySettings,  # reads the security settings itself
@@ -119,7 +124,7 @@ GATEWAY = Svc(
     has_db=False,  # stateless: tokens, shares and the audit log are in the security database
     http=True,
 )
-GRPC_SERVICES = [TRACE_STORE, ENGINE, OPTIMIZER]
+GRPC_SERVICES = [TRACE_STORE, ENGINE, OPTIMIZER, PRODUCT]
 SERVICES = [*GRPC_SERVICES, GATEWAY]
 each_service = pytest.mark.parametrize("svc", SERVICES, ids=str)
 
@@ -426,6 +431,7 @@ NEEDED_SECRETS: dict[Svc, tuple[set[tuple[str, str]], set[tuple[str, str]]]] = {
     TRACE_STORE: ({(DB_SECRET, "AGENTLEDGER_TRACE_STORE_DB_URL"), SECURITY_DB_URL}, {MESH_KEY}),
     ENGINE: ({(DB_SECRET, "AGENTLEDGER_ENGINE_DB_URL"), SECURITY_DB_URL}, {MESH_KEY, INPUTS_KEY}),
     OPTIMIZER: ({SECURITY_DB_URL}, {MESH_KEY}),  # no database of its own
+    PRODUCT: ({(DB_SECRET, "AGENTLEDGER_PRODUCT_DB_URL"), SECURITY_DB_URL}, {MESH_KEY}),
     GATEWAY: ({SECURITY_DB_URL}, {MESH_KEY}),
 }
 
@@ -468,6 +474,8 @@ def test_engine_settings(tmp_path: Path) -> None:
     # Services' ports; without the optimizer's address it would run without its proposals.
     _assert_service_target(settings.trace_store_target, TRACE_STORE)
     _assert_service_target(settings.optimizer_target, OPTIMIZER)
+    # Without the Product service's address submissions would pass unchecked against quotas.
+    _assert_service_target(settings.product_target, PRODUCT)
 
 
 def test_engine_seals_inputs_with_a_key_of_its_own(tmp_path: Path) -> None:
@@ -493,6 +501,26 @@ def test_optimizer_settings(tmp_path: Path) -> None:
     assert settings.workers >= 1
 
 
+def test_product_settings(tmp_path: Path) -> None:
+    settings = _settings(PRODUCT, tmp_path)
+    # Tasks and plans come from the Engine, traces from the TraceStore, through their Services.
+    _assert_service_target(settings.engine_target, ENGINE)
+    _assert_service_target(settings.trace_store_target, TRACE_STORE)
+    # By default the same database as the Engine's (its tables are pd_*, its history separate).
+    db = _secret_values(DB_SECRET)
+    assert settings.db_url == db["AGENTLEDGER_PRODUCT_DB_URL"] == db["AGENTLEDGER_ENGINE_DB_URL"]
+    # The sweep that records goal statuses and metering of ended tasks runs.
+    assert settings.sweep_s == 2.0
+    assert settings.insights.export_max_bytes == 1 << 30
+    # The example owner defaults; what is left out, and every tenant limit, is unlimited (0).
+    assert settings.quotas == QuotaDefaults(
+        owner={"concurrent_tasks": 20, "daily_exports": 200}, tenant={}
+    )
+    # No rewording endpoint: its key would belong in a Secret, not in the manifest.
+    assert settings.rephraser.url == ""
+    assert settings.rephraser.api_key == ""
+
+
 def test_gateway_settings(tmp_path: Path) -> None:
     settings = _settings(GATEWAY, tmp_path)
     # Audit records name the pod that wrote them.
@@ -501,9 +529,11 @@ def test_gateway_settings(tmp_path: Path) -> None:
     assert names["AGENTLEDGER_GATEWAY_WORKER_ID"]["valueFrom"]["fieldRef"] == {
         "fieldPath": "metadata.name"
     }
-    # The API reaches the Engine and the TraceStore through their Services.
+    # The API reaches the Engine, the TraceStore and the Product service through their Services
+    # (the gateway's default for the Product service, 127.0.0.1, is unreachable in a pod).
     _assert_service_target(settings.engine_target, ENGINE)
     _assert_service_target(settings.trace_store_target, TRACE_STORE)
+    _assert_service_target(settings.product_target, PRODUCT)
     assert settings.timeout_s > 0
     # README.md: the first admin token is made with the CLI inside a gateway pod, which reads
     # the security database from the pod's environment.
@@ -645,6 +675,7 @@ def test_db_secret_is_a_template_with_placeholders_only() -> None:
     for key in (
         "AGENTLEDGER_TRACE_STORE_DB_URL",
         "AGENTLEDGER_ENGINE_DB_URL",
+        "AGENTLEDGER_PRODUCT_DB_URL",
         "AGENTLEDGER_SECURITY_DB_URL",
     ):
         url = urlsplit(values[key])

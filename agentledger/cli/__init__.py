@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agentledger.cli import audit, tasks, tokens, trace, up
+from agentledger.cli import audit, product, tasks, tokens, trace, up
 from agentledger.core.errors import AgentLedgerError
 
 
@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up.register(commands)
     tasks.register(commands)
+    product.register(commands)
     trace.register(commands)
     tokens.register(commands)
     audit.register(commands)

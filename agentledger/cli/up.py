@@ -51,6 +51,8 @@ SERVICES = (
     ServiceSpec(
         "optimizer", "services.optimizer", "AGENTLEDGER_OPTIMIZER_LISTEN", "127.0.0.1:50053"
     ),
+    # Before the engine, which asks it about quotas when a task is submitted.
+    ServiceSpec("product", "services.product", "AGENTLEDGER_PRODUCT_LISTEN", "127.0.0.1:50054"),
     ServiceSpec("engine", "services.engine", "AGENTLEDGER_ENGINE_LISTEN", "127.0.0.1:50052"),
     ServiceSpec("gateway", "gateway", "AGENTLEDGER_GATEWAY_LISTEN", "127.0.0.1:8080", http=True),
 )

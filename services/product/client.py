@@ -149,8 +149,8 @@ class ProductClient:
             raise Internal("the export stream did not start with its header")
 
         async def chunks() -> AsyncIterator[bytes]:
-            try:
-                async for message in call:
+            try:  # read(), as for the header: gRPC refuses mixing it with `async for`
+                while (message := await call.read()) is not aio.EOF:
                     yield message.chunk
             except aio.AioRpcError as err:
                 raise to_domain_error(err) from None
