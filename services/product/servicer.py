@@ -19,8 +19,9 @@ from agentledger.security.identity import current_principal
 from agentledger.security.rbac import Policy
 from services.product import convert
 from services.product.domain.accounts import Accounts, Caller
+from services.product.domain.finisher import Finisher
 from services.product.domain.rephrase import Rephraser
-from services.product.domain.service import Insights
+from services.product.domain.service import ENDED, Insights
 
 EXPORT_CHUNK = 256 * 1024  # bytes per stream message: well under gRPC's 4 MiB default
 
@@ -37,8 +38,10 @@ class ProductServicer(pb_grpc.ProductServicer):  # type: ignore[misc]  # no stub
         insights: Insights,
         accounts: Accounts,
         policy: Policy,
+        finisher: Finisher,
         rephraser: Rephraser | None = None,
     ) -> None:
+        self._finisher = finisher
         self._insights = insights
         self._accounts = accounts
         self._policy = policy
@@ -183,7 +186,11 @@ class ProductServicer(pb_grpc.ProductServicer):  # type: ignore[misc]  # no stub
     async def GetUsage(
         self, request: pb.GetUsageRequest, context: aio.ServicerContext
     ) -> pb.GetUsageResponse:
-        m = await self._accounts.usage(_id(request.task_id, "task_id"))
+        task_id = _id(request.task_id, "task_id")
+        m = await self._accounts.usage(task_id)
+        if m.state in ENDED and not m.ended:  # not swept yet: its final figures now
+            await self._finisher.finish(task_id)
+            m = await self._accounts.usage(task_id)
         return pb.GetUsageResponse(metering=convert.metering(m))
 
     async def CheckQuota(

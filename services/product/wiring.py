@@ -77,5 +77,5 @@ def build(
     )
     finisher = Finisher(insights, accounts, traces, clock, lookback_s=settings.sweep_lookback_s)
     rephraser = HttpRephraser(settings.rephraser) if settings.rephraser.url else None
-    servicer = ProductServicer(insights, accounts, policy or Policy.load(), rephraser)
+    servicer = ProductServicer(insights, accounts, policy or Policy.load(), finisher, rephraser)
     return Built(servicer, insights, accounts, finisher, db, offload, engine, trace_store)

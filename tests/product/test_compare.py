@@ -479,6 +479,7 @@ async def test_two_real_runs_of_one_plan_diverge_at_the_budget_degrade(
     assert [(x.node_id, x.field, x.a, x.b) for x in c.path.changes] == [
         ("last", "status", "failed", "completed"),
         ("more", "variant", "cheap", "primary"),
+        ("more", "output", '{"spent":100}', '{"spent":600}'),  # the cheap variant did less
     ]
     assert (c.failure.a, c.failure.b) == ("cost_issue", "")
     assert c.a.cost_source == "summary"

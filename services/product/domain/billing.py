@@ -18,6 +18,8 @@ from agentledger.core.errors import InvalidArgument
 from services.product.domain.records import MeteringRecord
 from services.product.domain.sentences import figure
 
+ENDED_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+
 MAX_SPAN_DAYS = 366
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SHOWN = 10  # ids named in a sentence; the rest are in the lines and their cost_seqs
@@ -82,12 +84,17 @@ class BillLine:
 
 def _line_sentence(r: MeteringRecord) -> str:
     head = f"task {r.task_id} ({r.state}, {r.day})"
-    running = not r.ended and not r.cost_seqs
+    running = r.state not in ENDED_STATES
     cost = f"{_usd(r.usd)} for {figure(r.tokens_in)} tokens in and {figure(r.tokens_out)} out" + (
         f", {figure(r.tool_ms / 1000)} s in tools" if r.tool_ms else ""
     )
     if running:
         return f"{head}, still running; figures so far: {cost}; {_extras(r.exports, r.compares)}."
+    if not r.ended:
+        return (
+            f"{head}: {cost}; the events behind its cost are gathered at the next sweep;"
+            f" {_extras(r.exports, r.compares)}."
+        )
     if r.cost_seqs:
         shown = ", ".join(str(q) for q in r.cost_seqs[:_SHOWN])
         more = len(r.cost_seqs) - _SHOWN
@@ -194,7 +201,7 @@ def _explain(
             f"The costliest is task {top.task_id} ({top.state}, {top.day}) at {_usd(top.usd)},"
             f" {figure(share, 'percent')} of the total."
         )
-    running = [x.task_id for x in lines if not x.ended]
+    running = [x.task_id for x in lines if x.state not in ENDED_STATES]
     if running:
         named = ", ".join(running[:_SHOWN])
         named += f" and {len(running) - _SHOWN} more" if len(running) > _SHOWN else ""

@@ -36,7 +36,7 @@ class Side:
 @dataclass(frozen=True, slots=True)
 class NodeChange:
     node_id: str
-    field: str  # status | variant | attempts | failure
+    field: str  # status | variant | attempts | failure | output
     a: str
     b: str
     seq_a: int | None  # the event that settled the value in A (None: the node is not in A)
@@ -191,6 +191,8 @@ def _path(a: RunView, b: RunView) -> PathDiff:
             changes.append(NodeChange(n, "attempts", str(x.attempts), str(y.attempts), qa, qb))
         if x.failure_kind != y.failure_kind:
             changes.append(NodeChange(n, "failure", x.failure_kind, y.failure_kind, qa, qb))
+        if x.output != y.output and sa == sb == "completed":
+            changes.append(NodeChange(n, "output", x.output, y.output, qa, qb))
     both = set(a.path) & set(b.path)
     same_order = [n for n in a.path if n in both] == [n for n in b.path if n in both]
     return PathDiff(a.path, b.path, tuple(only_a), tuple(only_b), tuple(changes), same_order)
@@ -249,12 +251,13 @@ def _divergence(a: RunView, b: RunView) -> Divergence | None:
     if best is None:
         return None
     _, node_id, x, y = best
-    text_a, ev_a = _account("a", a, node_id, x)
-    text_b, ev_b = _account("b", b, node_id, y)
+    what = _what(x, y)
+    text_a, ev_a = _account("a", a, node_id, x, what == "output")
+    text_b, ev_b = _account("b", b, node_id, y, what == "output")
     where = f"node '{node_id}'" if node_id else "the task itself"
     seq_a, seq_b = (x.seq if x else None), (y.seq if y else None)
     sentence = f"The runs first diverged at {where} ({_at(seq_a, seq_b)}): {text_a}; {text_b}."
-    return Divergence(node_id, seq_a, seq_b, _what(x, y), sentence, (*ev_a, *ev_b))
+    return Divergence(node_id, seq_a, seq_b, what, sentence, (*ev_a, *ev_b))
 
 
 def _at(seq_a: int | None, seq_b: int | None) -> str:
@@ -285,10 +288,14 @@ def _what(x: Step | None, y: Step | None) -> str:
         return "variant"
     if any(s.kind == "outcome" and s.what[2] for s in steps):
         return "failure"
+    if x and y and x.kind == y.kind == "outcome" and x.what[:3] == y.what[:3]:
+        return "output"
     return "state" if kinds & {"state", "control"} else "status"
 
 
-def _account(run: str, v: RunView, node_id: str, s: Step | None) -> tuple[str, list[Evidence]]:
+def _account(
+    run: str, v: RunView, node_id: str, s: Step | None, output: bool = False
+) -> tuple[str, list[Evidence]]:
     """What one run did at the divergence, in words, with the events that show it."""
     r = run.upper()
     if s is None:
@@ -315,10 +322,12 @@ def _account(run: str, v: RunView, node_id: str, s: Step | None) -> tuple[str, l
         kind, fkind = s.what[0], s.what[2]
         verb = {"node.completed": "completed", "node.needs_input": "asked for input"}
         text = f"the node {verb.get(kind, 'failed')}"
+        if output:
+            text += f" with output {s.what[3] or 'none'}"
         if fkind:
             text += f" with {fkind}: {clause(s.note)}" if s.note else f" with {fkind}"
             source = "failure"
-        detail = {"type": kind, "failure_kind": fkind, "message": s.note}
+        detail = {"type": kind, "failure_kind": fkind, "message": s.note, "output": s.what[3]}
     elif s.kind == "cancelled":
         text = "the node was cancelled"
     elif s.kind == "control":
@@ -354,6 +363,7 @@ WHAT = {
     "failure": "a failure",
     "status": "what the node did",
     "state": "the task's state",
+    "output": "a node's output",
 }
 
 

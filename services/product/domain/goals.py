@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -283,7 +283,12 @@ def _next_actions(
                 actions.append(NextAction("review_result", "", why, ev))
     unique: dict[tuple[str, str], NextAction] = {}
     for a in actions:
-        unique.setdefault((a.kind, a.field), a)
+        # One citation per event: a node's outcome evidence already holds the decision that
+        # settled it, which a pause or a failure then cites again.
+        cited: dict[int, Evidence] = {}
+        for e in a.evidence:
+            cited.setdefault(e.seq, e)
+        unique.setdefault((a.kind, a.field), replace(a, evidence=tuple(cited.values())))
     return tuple(unique.values())
 
 

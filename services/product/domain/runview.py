@@ -19,9 +19,12 @@ makes ~8,000 of them, and a frozen dataclass costs several times as much to buil
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+import orjson
 
 from agentledger.core.errors import InvalidArgument
 
@@ -32,6 +35,7 @@ NODE_TYPES = frozenset({"node.started", "governance.decision", "node.cancelled",
 STATUSES = ("completed", "failed", "waiting", "cancelled", "running", "pending", "not_run")
 FINISHED = frozenset({"completed", "failed", "waiting", "cancelled"})
 NO_PHASE = "(none)"
+OUTPUT_SHOWN = 160  # characters of an output's JSON a comparison keeps and shows
 
 
 class Cost(NamedTuple):
@@ -96,6 +100,7 @@ class NodeRun(NamedTuple):
     verified: bool | None
     final_seq: int  # the event that settled `status`
     steps: tuple[Step, ...]
+    output: str = ""  # its last outcome's output as compact JSON (long ones: a head and a hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +151,20 @@ class RunView:
 
 class _Node:
     __slots__ = (
-        "attempts", "failure_kind", "failure_message", "final_seq", "id", "outcome", "phase",
-        "status", "steps", "usage", "variant", "variants", "verified",
+        "attempts",
+        "failure_kind",
+        "failure_message",
+        "final_seq",
+        "id",
+        "outcome",
+        "output",
+        "phase",
+        "status",
+        "steps",
+        "usage",
+        "variant",
+        "variants",
+        "verified",
     )  # fmt: skip
 
     def __init__(self, node_id: str, phase: str) -> None:
@@ -159,6 +176,7 @@ class _Node:
         self.failure_kind = self.failure_message = ""
         self.verified: bool | None = None
         self.steps: list[Step] = []
+        self.output = ""
 
 
 class _OutOfOrder(Exception):
@@ -300,7 +318,11 @@ class _Pass:
         verified = p.get("verified")
         if verified is not None and type(verified) is bool:
             n.verified = verified
-        n.steps.append(Step(seq, "outcome", (kind, str(variant or ""), fkind), n.failure_message))
+        output = p.get("output")
+        n.output = "" if output is None else output_key(output)
+        n.steps.append(
+            Step(seq, "outcome", (kind, str(variant or ""), fkind, n.output), n.failure_message)
+        )
 
     def decision(self, node_id: str, p: Mapping[str, Any], seq: int) -> DecisionRecord:
         version = p.get("rule_version", 0)
@@ -410,8 +432,21 @@ def _settled(outcome: str, action: str) -> str:
 def _frozen(n: _Node) -> NodeRun:
     return NodeRun(
         n.id, n.phase, n.status, n.attempts, n.variant, tuple(n.variants), _cost(n.usage),
-        n.failure_kind, n.failure_message, n.verified, n.final_seq, tuple(n.steps),
+        n.failure_kind, n.failure_message, n.verified, n.final_seq, tuple(n.steps), n.output,
     )  # fmt: skip
+
+
+def output_key(output: Any) -> str:
+    """An output as compact JSON, equal for equal outputs; one longer than OUTPUT_SHOWN is its
+    head and a hash of the whole, so two runs' outputs compare without keeping them."""
+    try:
+        text = orjson.dumps(output, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        text = repr(output).encode()
+    if len(text) <= OUTPUT_SHOWN:
+        return text.decode()
+    digest = hashlib.blake2b(text, digest_size=8).hexdigest()
+    return f"{text[: OUTPUT_SHOWN - 24].decode(errors='replace')}... #{digest}"
 
 
 def _cost(u: list[float]) -> Cost:
