@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import grpc
@@ -15,8 +18,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from agentledger.cli import main
+from agentledger.cli.product import atomic_file
+from agentledger.core.errors import Unavailable
 from bench.common import free_port
-from tests.conftest import Store
+from tests.conftest import Database, Store
+from tests.gateway.harness import start_mesh
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.mesh
@@ -167,3 +173,141 @@ async def test_trace_commands_record_and_read_a_task(
     assert "must be a JSON object" in capsys.readouterr().err
     assert await cli("events", "nope") == 2
     assert "not found: task 'nope'" in capsys.readouterr().err
+
+
+async def test_product_commands_against_a_mesh(
+    database: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SPEC 3.1-3.6 from the console: a finished task's goal, narrative, template, comparison,
+    export, usage, quotas and bill, as an admin signing with the mesh key."""
+    mesh = await start_mesh(database, tmp_path)
+    monkeypatch.setenv("AGENTLEDGER_MESH_KEY", mesh.env["AGENTLEDGER_MESH_KEY"])
+    monkeypatch.setenv("AGENTLEDGER_USER", "carol")
+    monkeypatch.setenv("AGENTLEDGER_PRODUCT_ADDR", mesh.product_target)
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path / "out")
+    engine = ["--engine", mesh.engine_target, "--trace-store", mesh.store_target]
+    loop = asyncio.get_running_loop()
+
+    def run(args: list[str]) -> int:
+        try:
+            return main(args)
+        except SystemExit as exc:  # argparse refusing the command line
+            return int(exc.code or 0)
+
+    async def cli(*args: str) -> tuple[int, str, str]:
+        code = await loop.run_in_executor(None, run, list(args))
+        got = capsys.readouterr()
+        return code, got.out, got.err
+
+    def task_of(out: str) -> str:
+        return out.split("task ", 1)[1].split(":", 1)[0]
+
+    try:
+        code, out, err = await cli("submit", "rows", "-i", "rows=[1,2,3]", "--follow", *engine)
+        assert code == 0, out + err
+        a = task_of(out)
+
+        code, out, err = await cli("goal", a)
+        assert code == 0 and f"task {a}: goal DONE (task COMPLETED; final" in out, out + err
+        code, out, _ = await cli("goal", a, "--json")
+        assert json.loads(out)["goal_status"] == "DONE"
+        code, out, err = await cli("explain", a)
+        assert code == 0 and out.startswith("#") and a in out, out + err
+        code, out, _ = await cli("explain", a, "--json")
+        assert json.loads(out)["written_by"] == "rules"
+
+        code, out, err = await cli("template", "create", a, "--name", "sum rows")
+        assert code == 0 and "rows (array, required)" in out, out + err
+        tpl = out.split("template ", 1)[1].split(":", 1)[0]
+        code, out, _ = await cli("template", "list")
+        assert tpl in out and "sum rows" in out
+        code, out, _ = await cli("template", "show", tpl, "--json")
+        shown = json.loads(out)
+        assert (shown["source_task_id"], shown["plan_id"]) == (a, "rows")
+        code, out, err = await cli("template", "run", tpl)
+        assert code == 2 and "missing required input(s) 'rows'" in err, out + err
+        code, out, err = await cli("template", "run", tpl, "-i", "rows=[4,5]", "-f", *engine)
+        assert code == 0 and "COMPLETED" in out, out + err
+        b = task_of(out)
+
+        # Run it again on rows it cannot sum: the engine asks for corrected data.
+        code, out, err = await cli("rerun", a, "-i", 'rows=[1, "x"]', "-f", *engine)
+        assert code == 3 and "WAITING_INPUT" in out, out + err
+        c = task_of(out)
+        code, out, _ = await cli("goal", c)
+        assert f"task {c}: goal NOT_DONE (task WAITING_INPUT; as of #" in out, out
+        assert "FAIL  node 'sum' completed (it is waiting: data_issue" in out, out
+        assert "next:\n  - fix_data: Node 'sum' could not use its data" in out, out
+
+        code, out, err = await cli("compare", a, b)
+        assert code == 0 and out.startswith(f"# Compare {a} (A) with {b} (B)"), out + err
+        code, out, _ = await cli("compare", a, c, "--json")
+        compared = json.loads(out)
+        assert (compared["identical"], compared["comparison"]["b"]["task_id"]) == (False, c)
+        assert compared["headline"] == compared["comparison"]["headline"]
+
+        code, out, err = await cli("export", a)
+        archive = tmp_path / "out" / f"{a}.zip"
+        assert code == 0 and f"wrote {a}.zip ({archive.stat().st_size} bytes)" in out, out + err
+        with zipfile.ZipFile(archive) as zf:
+            files = {name: zf.read(name) for name in zf.namelist()}
+        manifest = json.loads(files[f"{a}/MANIFEST.json"])
+        assert manifest["task_id"] == a and manifest["files"]
+        for f in manifest["files"]:
+            assert hashlib.sha256(files[manifest["root"] + f["path"]]).hexdigest() == f["sha256"]
+        code, out, err = await cli("export", a)
+        assert code == 2 and "exists; pass --force" in err, out + err
+        assert (await cli("export", a, "--force"))[0] == 0
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{a}.zip"]
+        code, out, err = await cli("export", a, "-o", str(tmp_path / "no-such-folder" / "a.zip"))
+        assert code == 2 and "cannot write in" in err, out + err  # and no export counted
+
+        code, out, _ = await cli("usage", a, "--json")
+        used = json.loads(out)
+        assert (used["owner"], used["exports"], used["compares"]) == ("carol", 2, 2)
+        code, out, _ = await cli("usage", a)
+        assert f"task {a}: COMPLETED, owner carol" in out and "exports 2, compares 2" in out
+
+        limit = ["--scope", "owner", "--subject", "carol", "--quota", "daily_exports"]
+        code, out, err = await cli("quota", "set", *limit, "--limit", "5")
+        assert code == 0 and "daily_exports" in out and " set" in out, out + err
+        code, out, _ = await cli("quota", "show", "--json")
+        quotas = {q["quota"]: q for q in json.loads(out)["quotas"] if q["scope"] == "owner"}
+        assert (quotas["daily_exports"]["limit"], quotas["daily_exports"]["usage"]) == (5, 2)
+        code, out, _ = await cli("quota", "reset", *limit, "--json")
+        assert code == 0 and json.loads(out)["source"] == "default"
+        code, out, err = await cli("quota", "set", *limit[:-1], "weekly_naps", "--limit", "1")
+        assert code == 2 and "invalid choice: 'weekly_naps'" in err
+
+        code, out, err = await cli("billing")
+        assert code == 0 and out.startswith("bill of carol") and a in out and b in out, out + err
+        assert "total       3 task(s)" in out, out
+        code, out, _ = await cli("billing", "--json")
+        assert {line["task_id"] for line in json.loads(out)["lines"]} == {a, b, c}
+        assert (await cli("cancel", c, "--engine", mesh.engine_target))[0] == 0
+
+        assert (await cli("template", "delete", tpl))[0] == 0
+        code, out, err = await cli("template", "show", tpl)
+        assert code == 2 and f"not found: template '{tpl}' does not exist" in err
+        for command in ("goal", "explain", "usage", "export"):
+            code, out, err = await cli(command, "no-such-task")
+            assert code == 2 and "not found" in err and "no-such-task" in err, command + err
+            assert len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "out" / "no-such-task.zip").exists()
+    finally:
+        await mesh.close()
+
+
+def test_a_failed_export_leaves_no_file(tmp_path: Path) -> None:
+    target = tmp_path / "t.zip"
+    with pytest.raises(Unavailable), atomic_file(target, overwrite=False) as out:
+        out.write(b"PK\x03\x04 half a zip")
+        raise Unavailable("the product service went away; try again")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_file(target, overwrite=False) as out:
+        out.write(b"whole")
+    assert [p.name for p in tmp_path.iterdir()] == ["t.zip"] and target.read_bytes() == b"whole"

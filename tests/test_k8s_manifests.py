@@ -112,9 +112,7 @@ OPTIMIZER = Svc(
     "AGENTLEDGER_OPTIMIZER_LISTEN",
     has_db=False,  # stateless: deterministic functions plus reads of TraceStore history
 )
-PRODUCT = Svc(
-    "product", ProductSettings, "services.product", 50054, "AGENTLEDGER_PRODUCT_LISTEN"
-)
+PRODUCT = Svc("product", ProductSettings, "services.product", 50054, "AGENTLEDGER_PRODUCT_LISTEN")
 GATEWAY = Svc(
     "gateway",
     GatewaySettings,  # reads the security settings itself

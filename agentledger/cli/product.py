@@ -12,10 +12,11 @@ import asyncio
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -97,7 +98,8 @@ def _submission_options(p: argparse.ArgumentParser) -> None:
     """What a new task takes besides its plan, as `agentledger submit` spells it."""
     p.add_argument("--input", "-i", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--inputs-json", type=Path, help="a JSON file with the inputs object")
-    p.add_argument("--budget-seconds", type=float, default=None, help="default: the earlier one")
+    # Without budget flags the template's budget, or the earlier task's, stands.
+    p.add_argument("--budget-seconds", type=float, default=None, help="wall-time budget")
     p.add_argument("--budget-usd", type=float, default=None)
     p.add_argument("--budget-tokens", type=int, default=None)
     p.add_argument("--follow", "-f", action="store_true", help="follow the task until it ends")
@@ -188,29 +190,33 @@ async def _export(client: ProductClient, args: argparse.Namespace) -> None:
     target: Path = args.output or Path(f"{args.task_id}.zip")
     if target.is_dir():
         target = target / f"{args.task_id}.zip"
-    # Before asking: an export counts against the daily quota even if it is not kept.
+    # Checked before asking: an export counts against the daily quota even if it is not kept.
     if target.exists() and not args.force:
         raise AlreadyExists(f"{target} exists; pass --force to overwrite it, or -o another path")
-    header, chunks = await client.export(args.task_id)
-    size = await _write_atomically(target, chunks, overwrite=args.force)
+    with atomic_file(target, overwrite=args.force) as out:
+        header, chunks = await client.export(args.task_id)
+        async for chunk in chunks:
+            out.write(chunk)
+        size = out.tell()
     if args.json:
         return _print_json({"path": str(target), "bytes": size, "filename": header.filename})
     print(f"wrote {target} ({size} bytes)")
 
 
-async def _write_atomically(target: Path, chunks: AsyncIterator[bytes], *, overwrite: bool) -> int:
-    """Writes to a hidden file next to `target`, then moves it there: a failed or interrupted
-    export leaves nothing behind, and a reader never sees half a zip."""
+@contextmanager
+def atomic_file(target: Path, *, overwrite: bool) -> Iterator[BinaryIO]:
+    """A file that becomes `target` only if the block ends without an error: it is written
+    hidden next to it and then moved, so a failed or interrupted export leaves nothing behind
+    and no reader sees half a zip. Made before the export is asked for, so that a folder that
+    cannot be written costs no export."""
     try:
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     except OSError as exc:
         raise FailedPrecondition(f"cannot write in {target.parent}: {exc.strerror}") from None
-    part, size = Path(name), 0
+    part = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:
-            async for chunk in chunks:
-                out.write(chunk)
-                size += len(chunk)
+            yield out
             out.flush()
             os.fsync(out.fileno())
         if overwrite:
@@ -224,7 +230,6 @@ async def _write_atomically(target: Path, chunks: AsyncIterator[bytes], *, overw
         raise FailedPrecondition(f"cannot write {target}: {exc.strerror}") from None
     finally:
         part.unlink(missing_ok=True)
-    return size
 
 
 # ---------------------------------------------------------------- 3.3 templates and re-runs
@@ -232,9 +237,9 @@ async def _write_atomically(target: Path, chunks: AsyncIterator[bytes], *, overw
 
 def _template_text(t: pb.Template) -> None:
     print(f"template {t.template_id}: {t.name}")
-    print(
-        f"  owner {t.owner}{f' (tenant {t.tenant})' if t.tenant else ''}, made {_when(t.created_unix_nano)} from task {t.source_task_id}"
-    )
+    tenant = f" (tenant {t.tenant})" if t.tenant else ""
+    made = f"made {_when(t.created_unix_nano)} from task {t.source_task_id}"
+    print(f"  owner {t.owner}{tenant}, {made}")
     inline = " (plan text kept in the template)" if t.plan_yaml else ""
     print(f"  plan {t.plan_id}@{t.plan_version}{inline}, mode {t.default_mode or '-'}")
     print(f"  budget {_budget_text(t.budget)}, priority {t.priority}")
@@ -267,12 +272,12 @@ async def _template_list(client: ProductClient, args: argparse.Namespace) -> Non
     page = await client.list_templates(limit=args.limit, cursor=args.cursor)
     if args.json:
         return _print_json(to_dict(page))
-    print(f"{'template':<24} {'name':<30} {'plan':<20} {'from task':<36} {'made (UTC)'}")
+    row = "{:<24} {:<30} {:<20} {:<36} {}"
+    print(row.format("template", "name", "plan", "from task", "made (UTC)"))
     for t in page.templates:
         plan = f"{t.plan_id}@{t.plan_version}"
-        print(
-            f"{t.template_id:<24} {t.name[:30]:<30} {plan:<20} {t.source_task_id:<36} {_when(t.created_unix_nano)}"
-        )
+        made = _when(t.created_unix_nano)
+        print(row.format(t.template_id, t.name[:30], plan, t.source_task_id, made))
     if page.next_cursor:
         print(f"-- more: --cursor {page.next_cursor}", file=sys.stderr)
 
@@ -302,9 +307,8 @@ async def _submitted(task: epb.Task, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(to_dict(task))
     else:
-        print(
-            f"task {task.task_id}: plan {task.plan_id}@{task.plan_version} ({task.plan_rule}), {task.state}"
-        )
+        plan = f"{task.plan_id}@{task.plan_version} ({task.plan_rule})"
+        print(f"task {task.task_id}: plan {plan}, {task.state}")
     if not args.follow:
         if not args.json:
             print(f"follow it: agentledger follow {task.task_id}")
@@ -348,22 +352,19 @@ async def _usage(client: ProductClient, args: argparse.Namespace) -> None:
     tenant = f", tenant {m.tenant}" if m.tenant else ""
     print(f"task {m.task_id}: {m.state}, owner {m.owner}{tenant}, counts on {m.day}")
     print(f"  cost {_cost_text(m.cost)}")
-    print(
-        f"  events {m.events}, artifact bytes {m.blob_bytes}, exports {m.exports}, compares {m.compares}"
-    )
+    print(f"  events {m.events}, artifact bytes {m.blob_bytes}")
+    print(f"  exports {m.exports}, compares {m.compares}")
     if m.cost_seqs:
         print(f"  cost from events {_seqs(m.cost_seqs)}")
 
 
 def _quota_table(quotas: list[pb.QuotaStatus]) -> None:
-    print(
-        f"{'quota':<17} {'scope':<7} {'subject':<20} {'usage':>10} {'limit':>10}  {'resets (UTC)':<19}  source"
-    )
+    row = "{:<17} {:<7} {:<20} {:>10} {:>10}  {:<19}  {}"
+    print(row.format("quota", "scope", "subject", "usage", "limit", "resets (UTC)", "source"))
     for q in quotas:
         limit = f"{q.limit:g}" if q.limit else "unlimited"
-        print(
-            f"{q.quota:<17} {q.scope:<7} {q.subject[:20]:<20} {q.usage:>10g} {limit:>10}  {_when(q.resets_unix_nano):<19}  {q.source}"
-        )
+        resets = _when(q.resets_unix_nano)
+        print(row.format(q.quota, q.scope, q.subject[:20], f"{q.usage:g}", limit, resets, q.source))
 
 
 async def _quota_show(client: ProductClient, args: argparse.Namespace) -> None:
@@ -392,17 +393,14 @@ async def _billing(client: ProductClient, args: argparse.Namespace) -> None:
     if args.json:
         return _print_json(to_dict(b))
     print(f"bill of {b.owner}, {b.from_day} to {b.to_day}")
-    print(
-        f"{'day':<10}  {'task':<36} {'state':<10} {'cost $':>9} {'tokens':>9} {'events':>7} {'exports':>7} {'compares':>8}"
-    )
+    row = "{:<10}  {:<36} {:<10} {:>9} {:>9} {:>7} {:>7} {:>8}"
+    print(row.format("day", "task", "state", "cost $", "tokens", "events", "exports", "compares"))
     for x in b.lines:
         tokens = x.cost.tokens_in + x.cost.tokens_out
-        print(
-            f"{x.day:<10}  {x.task_id:<36} {x.state:<10} {x.cost.usd:>9.4f} {tokens:>9} {x.events:>7} {x.exports:>7} {x.compares:>8}"
-        )
-    t = b.total
-    print(
-        f"{'total':<10}  {f'{len(b.lines)} task(s)':<36} {'':<10} {t.usd:>9.4f} {t.tokens_in + t.tokens_out:>9} {b.events:>7} {b.exports:>7} {b.compares:>8}"
-    )
+        usd = f"{x.cost.usd:.4f}"
+        print(row.format(x.day, x.task_id, x.state, usd, tokens, x.events, x.exports, x.compares))
+    t, tasks = b.total, f"{len(b.lines)} task(s)"
+    tokens = t.tokens_in + t.tokens_out
+    print(row.format("total", tasks, "", f"{t.usd:.4f}", tokens, b.events, b.exports, b.compares))
     for sentence in b.explanation:
         print(f"  {sentence}")
