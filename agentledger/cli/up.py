@@ -287,6 +287,11 @@ def _banner(running: list[Running], data_dir: Path, owner_token: Path) -> None:
         "  agentledger resume TASK_ID --input drop_invalid=true --follow\n"
         "  agentledger tasks                                  # what ran, newest first\n"
         "  agentledger task TASK_ID                           # one task and its nodes\n"
+        "  agentledger goal TASK_ID                           # done? what is missing, what next\n"
+        "  agentledger explain TASK_ID                        # the story, every line with its events\n"
+        "  agentledger compare TASK_A TASK_B                  # where two runs diverged\n"
+        "  agentledger export TASK_ID                         # everything in one zip\n"
+        "  agentledger template create TASK_ID                # then: template run ID -i key=value\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
