@@ -17,6 +17,7 @@ BENCHES = {
     "B10": "bench.b10_goal_narrative",
     "B11": "bench.b11_compare",
     "B12": "bench.b12_export",
+    "B13": "bench.b13_product_service",
 }
 
 

@@ -13,10 +13,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agentledger.core.errors import AgentLedgerError
 from agentledger.engine.v1 import engine_pb2 as epb
+from agentledger.product.v1 import product_pb2 as ppb
 from agentledger.trace_store.v1 import trace_store_pb2 as tpb
 from gateway import errors
 from gateway.convert import schema_of
-from gateway.routes import admin, plans, tasks, trace
+from gateway.routes import admin, plans, product, tasks, trace
 from gateway.routes.common import json_response, ref
 from gateway.state import Gateway
 
@@ -42,7 +43,10 @@ def create_app(gw: Gateway) -> FastAPI:
     app.add_exception_handler(AgentLedgerError, errors.on_domain_error)
     app.add_exception_handler(StarletteHTTPException, errors.on_http_error)
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)
-    for router in (tasks.router, trace.router, trace.alias, plans.router, admin.router):
+    # The product's routes first: /api/tasks/{task_id} would take /api/tasks/compare (and the
+    # retry, cancel... of tasks.py /api/tasks/from_template/retry) for a task's id.
+    routers = (product.router, tasks.router, trace.router, trace.alias, plans.router, admin.router)
+    for router in routers:
         app.include_router(router)
 
     @app.get(
@@ -88,6 +92,13 @@ def _proto_schemas(components: dict[str, Any]) -> None:
         tpb.TraceSummary.DESCRIPTOR,
         tpb.TraceEvent.DESCRIPTOR,
         tpb.TaskRow.DESCRIPTOR,
+        ppb.GoalReport.DESCRIPTOR,
+        ppb.ExplainResponse.DESCRIPTOR,
+        ppb.Metering.DESCRIPTOR,
+        ppb.CompareTasksResponse.DESCRIPTOR,
+        ppb.Template.DESCRIPTOR,
+        ppb.QuotaStatus.DESCRIPTOR,
+        ppb.GetBillingResponse.DESCRIPTOR,
     ):
         schema_of(descriptor, components)
     schema_of(epb.NodeState.DESCRIPTOR, components)
@@ -103,6 +114,10 @@ def _proto_schemas(components: dict[str, Any]) -> None:
         has_more={"type": "boolean"},
     )
     components["PlanList"] = _object(plans={"type": "array", "items": ref("PlanInfo")})
+    components["TemplatePage"] = _object(
+        templates={"type": "array", "items": ref("Template")}, next_cursor={"type": "string"}
+    )
+    components["QuotaList"] = _object(quotas={"type": "array", "items": ref("QuotaStatus")})
     components["OptimizerOutputs"] = _object(
         task_id={"type": "string"}, events={"type": "array", "items": ref("TraceEvent")}
     )

@@ -7,6 +7,7 @@ request because a service may name the person it acts for.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ import orjson
 from agentledger.common.v1 import common_pb2
 from agentledger.core.clock import Clock
 from agentledger.core.errors import Conflict
-from agentledger.core.protojson import event_json, to_dict
+from agentledger.core.protojson import event_dict, event_json, to_dict
 from agentledger.engine.v1 import engine_pb2 as epb
 from agentledger.trace_store.v1 import trace_store_pb2 as tpb
 from services.engine.client import EngineClient, budget
@@ -73,19 +74,32 @@ class StoreTraces:
     async def _pages(
         self, task_id: str, types: Sequence[str] = ()
     ) -> AsyncIterator[Sequence[tpb.TraceEvent]]:
-        cursor = ""
+        """Pages in order, the next one asked for while the caller works on this one."""
         flt = tpb.EventFilter(types=list(types)) if types else None
-        while True:
-            page = await self._client.list_events(task_id, cursor=cursor, limit=PAGE, filter=flt)
-            if page.events:
-                yield page.events
-            if not page.has_more or not page.next_cursor:
-                return
-            cursor = page.next_cursor
+
+        def ask(cursor: str) -> asyncio.Task[tpb.ListEventsResponse]:
+            return asyncio.ensure_future(
+                self._client.list_events(task_id, cursor=cursor, limit=PAGE, filter=flt)
+            )
+
+        pending = ask("")
+        try:
+            while True:
+                page = await pending
+                more = page.has_more and bool(page.next_cursor)
+                if more:
+                    pending = ask(page.next_cursor)
+                if page.events:
+                    yield page.events
+                if not more:
+                    return
+        finally:
+            if not pending.done():
+                pending.cancel()
 
     async def pages(self, task_id: str, *, types: Sequence[str] = ()) -> AsyncIterator[list[Any]]:
         async for events in self._pages(task_id, types):
-            yield [orjson.loads(event_json(e)) for e in events]
+            yield [event_dict(e) for e in events]
 
     async def raw_pages(self, task_id: str) -> AsyncIterator[list[bytes]]:
         async for events in self._pages(task_id):
@@ -113,9 +127,8 @@ class StoreTraces:
         brief = {
             "status": goal_status,
             "seq": seq,
-            "subgoals": {
-                s["subgoal"]: s["status"] for s in payload.get("completion_breakdown", ())
-            },
+            "end_seq": payload.get("end_seq"),
+            "subgoals": {s["subgoal"]: s["status"] for s in payload.get("subgoals", ())},
             "next_actions": [
                 {k: a[k] for k in ("kind", "field", "why")}
                 for a in list(payload.get("next_actions", ()))[:_SUMMARY_ACTIONS]

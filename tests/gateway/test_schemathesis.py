@@ -9,7 +9,8 @@ operation runs twice per role: once with every parameter generated, and, when it
 once more with real ones (the rest generated): a finished task of alice's (shared with olga and
 victor, with a blob in it), running tasks of hers (one per role that may control them, for
 pause, resume, retry, cancel), a finished task of mallory's in the other tenant, the blob, real
-plans, and a spare token per role that the test may revoke.
+plans, a spare token per role that the test may revoke, and two templates of alice's (made from
+the finished task): one to read and run, one to delete.
 
 SQLite only: this checks the HTTP contract, which does not depend on the database, and the
 PostgreSQL runs of the gateway's other tests cover the storage side.
@@ -122,6 +123,7 @@ class Seed:
     blob: str
     spare_tokens: dict[str, str]  # name -> the id of a spare token of theirs, fair to revoke
     in_use: frozenset[str]  # ids of the tokens the test calls with: never revoked
+    templates: tuple[str, str]  # alice's, of `done`: one to read and run, one to delete
 
 
 async def seed_data(mesh: Mesh) -> Seed:
@@ -159,7 +161,10 @@ async def seed_data(mesh: Mesh) -> Seed:
         )
         spare[name] = info.token_id
     in_use = frozenset(token.split("_")[1] for token in mesh.tokens.values())  # alt_<id>_<secret>
-    return Seed(done, live, theirs, blob.blob_id, spare, in_use)
+    made = [await alice.post(f"/api/templates/from_task/{done}") for _ in range(2)]
+    assert all(r.status_code == 201 for r in made), [r.text for r in made]
+    kept, spare_template = (r.json()["template_id"] for r in made)
+    return Seed(done, live, theirs, blob.blob_id, spare, in_use, (kept, spare_template))
 
 
 @dataclass
@@ -215,6 +220,9 @@ def real_values(api: Api, who: str, method: str, path: str) -> dict[tuple[str, s
         ("path", "subject"): ["nina"] if method == "DELETE" else ["nina", "olga"],
         ("path", "plan_id"): ["chain3", "noop"],
         ("path", "token_id"): [spare[who], *(spare[n] for n in sorted(spare) if n != who)],
+        ("path", "template_id"): [s.templates[1] if method == "DELETE" else s.templates[0]],
+        ("query", "a"): [s.done, s.theirs],
+        ("query", "b"): [s.done, s.theirs],
         ("query", "task_id"): [s.done, s.theirs],
         ("query", "owner"): ["alice", "mallory"],
     }

@@ -26,6 +26,7 @@ from services.product.domain.quotas import (
     QuotaState,
     Usage,
     check,
+    check_limit,
     day_of,
     evaluate,
     resets_at,
@@ -324,6 +325,8 @@ class Accounts:
             raise InvalidArgument(f"quota {quota!r} is not one of {', '.join(QUOTAS)}")
         if not subject:
             raise InvalidArgument(f"subject is required: the {scope} the quota applies to")
+        if not reset:
+            check_limit(quota, limit, f"{scope} {subject!r} quota {quota}")
         if reset:
             await self._offload.write(self.store.clear_quota, scope, subject, quota)
         else:

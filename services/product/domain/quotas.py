@@ -34,7 +34,7 @@ def _known() -> str:
     return ", ".join(QUOTAS)
 
 
-def _check_limit(quota: str, limit: float, where: str) -> None:
+def check_limit(quota: str, limit: float, where: str) -> None:
     if quota not in QUOTAS:
         raise InvalidArgument(f"{where}: {quota!r} is not a quota; known quotas: {_known()}")
     if not math.isfinite(limit) or limit < 0:
@@ -55,7 +55,7 @@ class QuotaDefaults:
         for scope in SCOPES:
             given: Mapping[str, float] = getattr(self, scope)
             for quota, limit in given.items():
-                _check_limit(quota, float(limit), f"default {scope} quota {quota!r}")
+                check_limit(quota, float(limit), f"default {scope} quota {quota!r}")
             full = {q: float(given.get(q, 0)) for q in QUOTAS}
             object.__setattr__(self, scope, MappingProxyType(full))
 
@@ -88,7 +88,7 @@ class QuotaDefaults:
                 limit = float(value)
             except ValueError:
                 raise InvalidArgument(f"{where}: {value!r} is not a number") from None
-            _check_limit(name, limit, where)
+            check_limit(name, limit, where)
             out[name] = limit
         return out
 

@@ -38,6 +38,8 @@ ENDED = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 GOAL_EVENT = "goal.evaluated"
 _ARTIFACT_TYPES = ("node.artifact_written", "task.system_trace_written")
 _SYSTEM_TRACE_MAX = 32 << 20  # a system trace bigger than this is left out of the export
+# What a goal.evaluated event keeps (at most ~70 KB, well under trace_store's event cap).
+_RECORD_SUBGOALS, _RECORD_MISSING, _RECORD_ACTIONS, _RECORD_SEQS = 40, 3, 20, 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +160,13 @@ class Insights:
         view = loaded.trace.view
         recorded = 0
         if loaded.ended and view.end_seq:
-            recorded = await self.record(task_id, report, view.end_seq, view.last_seq)
+            recorded = _recorded(loaded.summary, view.end_seq) or await self.record(
+                task_id, report, view.end_seq, view.last_seq
+            )
         return GoalOutcome(task_id, report, view.last_seq, loaded.ended, recorded)
 
     async def record(self, task_id: str, report: GoalReport, end_seq: int, last_seq: int) -> int:
-        payload = report.as_dict() | {"evaluated_at_seq": last_seq, "end_seq": end_seq}
+        payload = goal_record(report, end_seq=end_seq, last_seq=last_seq)
         return await self.traces.record_goal(
             task_id,
             event_id=f"goal-{end_seq}",  # one per ending: a retried task ends again
@@ -282,6 +286,56 @@ class Insights:
             + "Each sentence names the events (seq in events.jsonl) it rests on.\n\n"
             + explained.markdown
         )
+
+
+def _recorded(summary: Mapping[str, Any], end_seq: int) -> int:
+    """The seq of the goal.evaluated event of this ending, if the summary already shows it."""
+    extra = summary.get("extra")
+    brief = extra.get("goal") if is_map(extra) else None
+    if summary.get("goal_status") and is_map(brief) and brief.get("end_seq") == end_seq:
+        seq = brief.get("seq")
+        return seq if type(seq) is int else 0
+    return 0
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def goal_record(report: GoalReport, *, end_seq: int, last_seq: int) -> dict[str, Any]:
+    """The goal report as the `goal.evaluated` event keeps it: bounded (a 2,000-node plan's
+    full report is over half a megabyte), with each item's evidence as event seqs. The whole
+    report, with every requirement and its evidence, is `GetGoalStatus`'s answer."""
+
+    def seqs(evidence: Any) -> list[int]:
+        return sorted({e.seq for e in evidence})[:_RECORD_SEQS]
+
+    return {
+        "goal_status": report.status.value,
+        "task_state": report.task_state,
+        "end_seq": end_seq,
+        "evaluated_at_seq": last_seq,
+        "subgoal_count": len(report.breakdown),
+        "subgoals": [
+            {
+                "subgoal": s.subgoal,
+                "status": s.status.value,
+                "requirements": len(s.requirements),
+                "passed": sum(r.passed for r in s.requirements),
+                "missing": [
+                    {"what": _clip(r.what), "observed": _clip(r.observed), "seqs": seqs(r.evidence)}
+                    for r in s.missing[:_RECORD_MISSING]
+                ],
+            }
+            for s in report.breakdown[:_RECORD_SUBGOALS]
+        ],
+        "missing_count": len(report.missing_requirements),
+        "next_actions": [
+            {"kind": a.kind, "field": a.field, "why": _clip(a.why), "seqs": seqs(a.evidence)}
+            for a in report.next_actions[:_RECORD_ACTIONS]
+        ],
+        "next_action_count": len(report.next_actions),
+    }
 
 
 def _action_line(kind: str, field: str, why: str) -> str:
