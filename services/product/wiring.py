@@ -19,11 +19,11 @@ from services.product.db import open_product_db
 from services.product.domain.accounts import Accounts
 from services.product.domain.finisher import Finisher
 from services.product.domain.service import Insights
+from services.product.domain.store import ProductStore
 from services.product.rephraser import HttpRephraser
 from services.product.servicer import ProductServicer
 from services.product.settings import ProductSettings
 from services.product.sources import EngineTasks, StoreTraces
-from services.product.store import ProductStore
 from services.trace_store.client import TraceStoreClient
 
 

@@ -22,7 +22,7 @@ from services.product.domain.records import (
     TemplateField,
     TemplateRecord,
 )
-from services.product.store import ProductStore
+from services.product.domain.store import ProductStore
 from tests.conftest import Database
 
 

@@ -9,7 +9,7 @@ offloader's threads.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -39,7 +39,7 @@ from services.product.domain.records import (
     QuotaSetting,
     TemplateRecord,
 )
-from services.product.store import ProductStore
+from services.product.domain.store import ProductStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ class Accounts:
         traces: Traces,
         clock: Clock,
         defaults: QuotaDefaults,
-        plan_of: Any,  # (plan text, source) -> Plan: the service's plan cache
+        plan_of: Callable[[str, str], Plan],  # (text, source) -> Plan: the service's cache
     ) -> None:
         self.store = store
         self._offload = offload
