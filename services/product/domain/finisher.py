@@ -19,7 +19,6 @@ from collections import Counter
 from agentledger.core.clock import Clock
 from agentledger.core.errors import AgentLedgerError
 from services.product.domain.accounts import Accounts
-from services.product.domain.goals import evaluate
 from services.product.domain.ports import ChangedTask, Traces
 from services.product.domain.service import ENDED, Insights
 
@@ -50,10 +49,8 @@ class Finisher:
     async def finish(self, task_id: str) -> None:
         """Records the ended task's goal status and its final metering record."""
         loaded = await self._insights.load(task_id)
-        view = loaded.trace.view
-        if loaded.ended and view.end_seq:
-            report = await asyncio.to_thread(evaluate, loaded.plan, loaded.trace)
-            await self._insights.record(task_id, report, view.end_seq, view.last_seq)
+        if loaded.ended and loaded.trace.view.end_seq:
+            await self._insights.settle(task_id, loaded)
             await self._accounts.refresh(task_id, loaded.summary, loaded.trace)
         else:
             await self._accounts.refresh(task_id, loaded.summary)

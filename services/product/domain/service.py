@@ -49,6 +49,7 @@ class InsightConfig:
     # the narrative reads the whole trace into memory, the export streams it.
     narrative_max_events: int = 50_000
     plan_cache_size: int = 64
+    settled_cache_size: int = 256  # ended tasks whose goal report and narrative are kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,17 @@ class Loaded:
     ended: bool  # by the summary: the engine has written its final state
 
 
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """An ended task's goal report and narrative, computed once: its trace no longer changes
+    unless it runs again, and then it ends at another time (another cache key)."""
+
+    report: GoalReport
+    checked: Checked
+    last_seq: int
+    end_seq: int
+
+
 class PlanCache:
     """Parsed plans by id, version and digest of their text: parsing a 2,000-node plan costs
     about a second, and every goal report and narrative of its tasks needs it."""
@@ -129,16 +141,20 @@ class Insights:
         self.config = config or InsightConfig()
         self.policy = policy
         self.plans = PlanCache(self.config.plan_cache_size)
+        self._settled: OrderedDict[tuple[str, int], Settled] = OrderedDict()
 
     # ------------------------------------------------------------------ reading a task
 
     async def events(self, task_id: str) -> list[Mapping[str, Any]]:
         return [e async for page in self.traces.pages(task_id) for e in page]
 
-    async def load(self, task_id: str) -> Loaded:
-        summary, events, view = await asyncio.gather(
-            self.traces.summary(task_id), self.events(task_id), self.tasks.get(task_id)
-        )
+    async def load(self, task_id: str, summary: Mapping[str, Any] | None = None) -> Loaded:
+        if summary is None:
+            summary, events, view = await asyncio.gather(
+                self.traces.summary(task_id), self.events(task_id), self.tasks.get(task_id)
+            )
+        else:
+            events, view = await asyncio.gather(self.events(task_id), self.tasks.get(task_id))
         source = f"{view.task.get('plan_id')}@{view.task.get('plan_version')} (task {task_id})"
 
         def build() -> tuple[RunTrace, Plan]:
@@ -152,18 +168,47 @@ class Insights:
     async def goal_status(self, task_id: str) -> GoalOutcome:
         """The goal status now; once the task has ended, also recorded in its trace (an event
         and the summary), idempotently: every replica that records it records the same."""
-        loaded = await self.load(task_id)
-        report = await asyncio.to_thread(evaluate, loaded.plan, loaded.trace)
-        return await self._outcome(task_id, loaded, report)
+        outcome, _ = await self._assess(task_id, narrate=False)
+        return outcome
 
-    async def _outcome(self, task_id: str, loaded: Loaded, report: GoalReport) -> GoalOutcome:
+    async def _assess(self, task_id: str, *, narrate: bool) -> tuple[GoalOutcome, Checked | None]:
+        """The goal report (and with `narrate` the narrative) of the task as its trace is now;
+        an ended task's come from the cache after the first time."""
+        summary = await self.traces.summary(task_id)
+        key = _settled_key(task_id, summary)
+        settled = self._settled.get(key) if key else None
+        if key and settled is not None:
+            self._settled.move_to_end(key)
+            recorded = _recorded(summary, settled.end_seq) or await self.record(
+                task_id, settled.report, settled.end_seq, settled.last_seq
+            )
+            outcome = GoalOutcome(task_id, settled.report, settled.last_seq, True, recorded)
+            return outcome, settled.checked
+        return await self.settle(task_id, await self.load(task_id, summary), narrate=narrate)
+
+    async def settle(
+        self, task_id: str, loaded: Loaded, *, narrate: bool = True
+    ) -> tuple[GoalOutcome, Checked | None]:
+        """Evaluates a loaded trace; an ended task's report is recorded (once) and kept with
+        its narrative, so that asking again costs a summary read."""
+        key = _settled_key(task_id, loaded.summary)
         view = loaded.trace.view
+        ended = key is not None and view.end_seq > 0
+
+        def build() -> tuple[GoalReport, Checked | None]:
+            report = evaluate(loaded.plan, loaded.trace)
+            return report, explain(loaded.trace, report) if narrate or ended else None
+
+        report, checked = await asyncio.to_thread(build)
         recorded = 0
-        if loaded.ended and view.end_seq:
+        if key is not None and ended and checked is not None:
+            self._settled[key] = Settled(report, checked, view.last_seq, view.end_seq)
+            while len(self._settled) > self.config.settled_cache_size:
+                self._settled.popitem(last=False)
             recorded = _recorded(loaded.summary, view.end_seq) or await self.record(
                 task_id, report, view.end_seq, view.last_seq
             )
-        return GoalOutcome(task_id, report, view.last_seq, loaded.ended, recorded)
+        return GoalOutcome(task_id, report, view.last_seq, loaded.ended, recorded), checked
 
     async def record(self, task_id: str, report: GoalReport, end_seq: int, last_seq: int) -> int:
         payload = goal_record(report, end_seq=end_seq, last_seq=last_seq)
@@ -179,17 +224,12 @@ class Insights:
     async def explain(self, task_id: str, *, rephraser: Rephraser | None = None) -> Explanation:
         """The checked narrative; with a rephraser, its rewording of each sentence that keeps
         the sentence's figures (the checker decides), the rule-based text for the others."""
-        loaded = await self.load(task_id)
-
-        def build() -> tuple[GoalReport, Checked]:
-            report = evaluate(loaded.plan, loaded.trace)
-            return report, explain(loaded.trace, report)
-
-        report, checked = await asyncio.to_thread(build)
-        goal = await self._outcome(task_id, loaded, report)
-        written_by = "rules"
+        goal, told = await self._assess(task_id, narrate=True)
+        assert told is not None
+        checked, written_by = told, "rules"
         if rephraser is not None:
-            checked, written_by = await rephrase(rephraser, checked, loaded.trace)
+            trace = (await self.load(task_id)).trace  # the checker needs the cited events
+            checked, written_by = await rephrase(rephraser, checked, trace)
         return Explanation(goal, checked, to_markdown(checked.sentences), written_by)
 
     # ------------------------------------------------------------------ 3.4 compare
@@ -286,6 +326,14 @@ class Insights:
             + "Each sentence names the events (seq in events.jsonl) it rests on.\n\n"
             + explained.markdown
         )
+
+
+def _settled_key(task_id: str, summary: Mapping[str, Any]) -> tuple[str, int] | None:
+    """The cache key of an ended task: a retried task that ends again ends at another time."""
+    ended_ns = summary.get("ended_unix_nano")
+    if str(summary.get("state")) in ENDED and type(ended_ns) is int and ended_ns > 0:
+        return task_id, ended_ns
+    return None
 
 
 def _recorded(summary: Mapping[str, Any], end_seq: int) -> int:
