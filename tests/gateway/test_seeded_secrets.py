@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import secrets
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -93,6 +94,29 @@ async def test_no_seeded_secret_survives_anywhere(
             got = await alice.get(f"/api/tasks/{task_id}/blobs/{blob}")
             assert got.status_code == 200
             answers.append(got.content.decode("utf-8", "replace"))
+        # What the product service makes of the task: its goal, story, usage, a comparison, a
+        # template, the bill and the export's every file.
+        await mesh.product.finisher.sweep()
+        for path in (
+            f"/api/tasks/{task_id}/goal",
+            f"/api/tasks/{task_id}/explain",
+            f"/api/tasks/{task_id}/explain?format=markdown",
+            f"/api/tasks/{task_id}/usage",
+            f"/api/tasks/compare?a={task_id}&b={task_id}",
+            "/api/billing",
+        ):
+            got = await alice.get(path)
+            assert got.status_code == 200, (path, got.text)
+            answers.append(got.text)
+        made = await alice.post(f"/api/templates/from_task/{task_id}", json={})
+        assert made.status_code == 201, made.text
+        answers.append(made.text)
+        exported = await alice.get(f"/api/tasks/{task_id}/export")
+        assert exported.status_code == 200, exported.text
+        with zipfile.ZipFile(io.BytesIO(exported.content)) as zf:
+            names = zf.namelist()
+            assert any(n.endswith("/events.jsonl") for n in names) and len(names) >= 6
+            answers += [zf.read(n).decode("utf-8", "replace") for n in names]
         task = (await alice.get(f"/api/tasks/{task_id}")).json()
         assert task["task"]["inputs"]["api_token"].startswith("[redacted:sensitive:")
         crash = next(n for n in task["nodes"] if n["node_id"] == "crash")
