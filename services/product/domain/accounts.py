@@ -151,17 +151,7 @@ class Accounts:
         its inputs overlaid with `inputs` (sensitive ones must be given again)."""
         view = await self._tasks.get(task_id)
         plan = await self._plan(view.plan_text, view.task)
-        fields = templates.from_task(
-            template_id="rerun",
-            name="",
-            owner=caller.subject,
-            tenant=caller.tenant,
-            task={**view.task, "state": "COMPLETED"},  # any state may be run again
-            plan=plan,
-            plan_yaml="",
-            nodes=(),
-            now_ns=0,
-        ).input_fields
+        fields = templates.input_fields(plan)
         earlier = view.task.get("inputs") or {}
         checked = templates.rerun_inputs(fields, earlier, inputs, what=f"task {task_id}")
         task = view.task

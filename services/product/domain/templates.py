@@ -66,6 +66,20 @@ def _degrade(plan: Plan, nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def input_fields(plan: Plan) -> tuple[TemplateField, ...]:
+    """The inputs a run of the plan takes: a field with a default is not required."""
+    return tuple(
+        TemplateField(
+            name=f.name,
+            type=f.type,
+            required=f.required and f.default is None,
+            sensitive=f.sensitive,
+            description=f.description,
+        )
+        for f in plan.inputs
+    )
+
+
 def from_task(
     *,
     template_id: str,
@@ -113,16 +127,7 @@ def from_task(
         budget_usd=usd,
         budget_seconds=seconds,
         priority=int(task.get("priority") or 0),
-        input_fields=tuple(
-            TemplateField(
-                name=f.name,
-                type=f.type,
-                required=f.required and f.default is None,
-                sensitive=f.sensitive,
-                description=f.description,
-            )
-            for f in plan.inputs
-        ),
+        input_fields=input_fields(plan),
         degrade=_degrade(plan, nodes),
         created_ns=now_ns,
     )
