@@ -9,6 +9,7 @@ import pytest
 from agentledger.core.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from agentledger.engine.v1 import engine_pb2
 from agentledger.optimizer.v1 import optimizer_pb2
+from agentledger.product.v1 import product_pb2
 from agentledger.security.identity import Principal
 from agentledger.security.rbac import ROLES, Policy, TaskAcl, authorize
 from agentledger.trace_store.v1 import trace_store_pb2
@@ -26,6 +27,8 @@ OPERATOR = VIEWER | {
     "task.optimizer",
     "plan.validate",
     "optimizer.call",
+    "template.use",
+    "usage.read",
 }
 OWNER = OPERATOR | {"task.export", "task.share", "task.template", "task.delete", "task.audit"}
 ADMIN = OWNER | {"audit.read_all", "token.manage", "quota.manage", "task.any"}
@@ -49,12 +52,13 @@ def test_the_packaged_policy_grants_what_the_spec_says() -> None:
     assert "trace.write" not in ADMIN  # only the services write traces
     assert POLICY.roles_with("task.export") == ("owner", "admin")
     assert POLICY.roles_with("trace.write") == ()
+    assert POLICY.roles_with("quota.check") == ()  # the engine asks, as a service
 
 
 def test_every_rpc_of_every_service_is_in_the_policy() -> None:
     methods = {
         f"/{service.full_name}/{method.name}"
-        for module in (trace_store_pb2, engine_pb2, optimizer_pb2)
+        for module in (trace_store_pb2, engine_pb2, optimizer_pb2, product_pb2)
         for service in module.DESCRIPTOR.services_by_name.values()
         for method in service.methods
     }
