@@ -318,6 +318,8 @@ def test_usage_on_sums_by_owner_or_tenant(store: ProductStore) -> None:
     assert store.usage_on("owner", "carol", day) == (0, 0.0)
     with pytest.raises(InvalidArgument, match="scope 'team'"):
         store.usage_on("team", "acme", day)
+    assert store.tenant_of("ann") == "acme"  # her latest day's task (t5)
+    assert (store.tenant_of("bob"), store.tenant_of("carol")) == ("acme", "")
 
 
 # ---------------------------------------------------------------------- quotas

@@ -290,7 +290,10 @@ class Accounts:
     async def quota_status(self, caller: Caller, owner: str = "") -> list[QuotaState]:
         owner = owner or caller.subject
         self._may_see(caller, owner, "quotas")
-        tenant = caller.tenant if owner == caller.subject else ""
+        if owner == caller.subject:
+            tenant = caller.tenant
+        else:  # an administrator asking: the tenant the owner's tasks were metered under
+            tenant = await self._offload.read(self.store.tenant_of, owner)
         active = await self._traces.active(owner=owner)
         active_tenant = await self._traces.active(tenant=tenant) if tenant else 0
         return await self.states(

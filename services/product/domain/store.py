@@ -370,6 +370,16 @@ class ProductStore:
         # PostgreSQL sums BIGINT as NUMERIC (a Decimal here).
         return int(row[0]), float(row[1])
 
+    def tenant_of(self, owner: str) -> str:
+        """The tenant of the owner's latest metered task ("" when none is metered)."""
+        with driver_transaction(self._engine, write=False) as db:
+            row = db.execute(
+                "SELECT tenant FROM pd_metering WHERE owner = ? ORDER BY day DESC, task_id DESC"
+                " LIMIT 1",
+                (owner,),
+            ).fetchone()
+        return str(row[0]) if row else ""
+
     # ------------------------------------------------------------------ quotas
 
     def set_quota(self, q: QuotaSetting) -> QuotaSetting:
