@@ -223,7 +223,9 @@ def trace(events: int = EVENTS) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             w.attempt(i, 1, variant, "tool")
         w.attempt(i, 2 if i % 97 == 0 else 1, variant, "ok")
     sys_blob = "ab" * 32
-    w.add("task.system_trace_written", (sys_blob,), blob_id=sys_blob, schema="system_trace.v1")
+    w.add(
+        "task.system_trace_written", blobs=(sys_blob,), blob_id=sys_blob, schema="system_trace.v1"
+    )
     w.state("COMPLETED", f"all {NODES} nodes completed")
     summary = {
         "task_id": "tsk_big",

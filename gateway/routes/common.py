@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from fastapi import Path
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.errors import ERROR_RESPONSES
 
@@ -30,3 +31,22 @@ def answers(schema: dict[str, Any], *errors: int, status: int = 200) -> dict[int
 
 def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def storable(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the engine can store: orjson's JSON, whose integers are at most 64 bits."""
+    if value is not None:
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError as exc:
+            raise ValueError(f"cannot be stored as JSON: {exc}") from None
+    return value
+
+
+class BudgetBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tokens: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="most tokens the task may use"
+    )  # an int64 in the engine's Budget
+    usd: float | None = Field(default=None, gt=0, description="most US dollars it may spend")
+    seconds: float | None = Field(default=None, gt=0, description="most wall-clock seconds")

@@ -16,8 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from gateway.access import Caller
 from gateway.convert import to_dict
 from gateway.errors import ERROR_RESPONSES
-from gateway.routes.common import TASK_ID, answers, json_response, ref
-from gateway.routes.tasks import BudgetBody, _storable
+from gateway.routes.common import TASK_ID, BudgetBody, answers, json_response, ref, storable
 from gateway.state import Gateway, caller, gateway
 from services.engine.client import budget as make_budget
 
@@ -30,7 +29,7 @@ TemplateId = Annotated[
     str,
     Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", description="a template id"),
 ]
-Inputs = Annotated[dict[str, Any], AfterValidator(_storable)]
+Inputs = Annotated[dict[str, Any], AfterValidator(storable)]
 Format = Literal["json", "markdown"]
 # Who a quota, a usage or a bill is about: empty is the caller.
 OWNER = Query(max_length=256, pattern=r"^[A-Za-z0-9._@:/-]*$", description="empty: the caller")

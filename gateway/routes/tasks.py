@@ -8,7 +8,6 @@ import asyncio
 from functools import partial
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -16,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from agentledger.trace_store.v1 import trace_store_pb2 as tpb
 from gateway.access import Caller
 from gateway.convert import to_dict
-from gateway.routes.common import TASK_ID, answers, json_response, ref
+from gateway.routes.common import TASK_ID, BudgetBody, answers, json_response, ref, storable
 from gateway.state import Gateway, caller, gateway
 from services.engine.client import budget as make_budget
 
@@ -30,25 +29,6 @@ SORTS = {
 }
 
 
-def _storable(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What the engine can store: orjson's JSON, whose integers are at most 64 bits."""
-    if value is not None:
-        try:
-            orjson.dumps(value)
-        except orjson.JSONEncodeError as exc:
-            raise ValueError(f"cannot be stored as JSON: {exc}") from None
-    return value
-
-
-class BudgetBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    tokens: int | None = Field(
-        default=None, ge=1, le=2**63 - 1, description="most tokens the task may use"
-    )  # an int64 in the engine's Budget
-    usd: float | None = Field(default=None, gt=0, description="most US dollars it may spend")
-    seconds: float | None = Field(default=None, gt=0, description="most wall-clock seconds")
-
-
 class SubmitBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     goal: str = Field(default="", max_length=10_000)
@@ -56,7 +36,7 @@ class SubmitBody(BaseModel):
     plan_version: int = Field(default=0, ge=0, le=2**31 - 1, description="0: the latest")
     plan_yaml: str = Field(default="", max_length=1_000_000, description="a plan sent inline")
     mode: Literal["", "fast", "balanced", "thorough"] = ""
-    inputs: Annotated[dict[str, Any], AfterValidator(_storable)] = Field(default_factory=dict)
+    inputs: Annotated[dict[str, Any], AfterValidator(storable)] = Field(default_factory=dict)
     budget: BudgetBody = Field(default_factory=lambda: BudgetBody(seconds=3600))
     priority: int = Field(default=0, ge=-1000, le=1000)
 
@@ -67,7 +47,7 @@ class ChangeBody(BaseModel):
 
 
 class ResumeBody(ChangeBody):
-    input: Annotated[dict[str, Any] | None, AfterValidator(_storable)] = Field(
+    input: Annotated[dict[str, Any] | None, AfterValidator(storable)] = Field(
         default=None, description="WAITING_INPUT: the fields the task asked for"
     )
 
