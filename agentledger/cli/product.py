@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from agentledger.cli.identity import cli_identity
-from agentledger.cli.tasks import ENGINE, TRACE, follow, parse_inputs
+from agentledger.cli.tasks import ENGINE, TRACE, add_budget_options, follow, parse_inputs
 from agentledger.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from agentledger.core.protojson import to_dict
 from agentledger.engine.v1 import engine_pb2 as epb
@@ -99,9 +99,7 @@ def _submission_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", "-i", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--inputs-json", type=Path, help="a JSON file with the inputs object")
     # Without budget flags the template's budget, or the earlier task's, stands.
-    p.add_argument("--budget-seconds", type=float, default=None, help="wall-time budget")
-    p.add_argument("--budget-usd", type=float, default=None)
-    p.add_argument("--budget-tokens", type=int, default=None)
+    add_budget_options(p)
     p.add_argument("--follow", "-f", action="store_true", help="follow the task until it ends")
     p.add_argument("--engine", default=ENGINE, help=f"engine address, to follow ({ENGINE})")
     p.add_argument("--trace-store", default=TRACE, help=f"trace_store address, to follow ({TRACE})")

@@ -47,9 +47,7 @@ def register(commands: Any) -> None:
         "--goal", default="", help="what the task is for (default: the plan's description)"
     )
     s.add_argument("--mode", default="", choices=["", "fast", "balanced", "thorough"])
-    s.add_argument("--budget-seconds", type=float, default=None, help="wall-time budget")
-    s.add_argument("--budget-usd", type=float, default=None)
-    s.add_argument("--budget-tokens", type=int, default=None)
+    add_budget_options(s)
     s.add_argument("--version", type=int, default=0, help="plan version (default: latest)")
     s.add_argument("--follow", "-f", action="store_true", help="stream the task live until it ends")
     s.set_defaults(run=lambda a: asyncio.run(_submit(a)))
@@ -111,6 +109,14 @@ def parse_inputs(pairs: list[str], json_file: Path | None = None) -> dict[str, A
         except orjson.JSONDecodeError:
             values[key] = raw
     return values
+
+
+def add_budget_options(p: argparse.ArgumentParser) -> None:
+    """--budget-seconds/--budget-usd/--budget-tokens, as every command that starts a task takes
+    them (unset: the command's default budget)."""
+    p.add_argument("--budget-seconds", type=float, default=None, help="wall-time budget")
+    p.add_argument("--budget-usd", type=float, default=None)
+    p.add_argument("--budget-tokens", type=int, default=None)
 
 
 async def _submit(args: argparse.Namespace) -> int:
