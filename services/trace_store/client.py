@@ -8,7 +8,7 @@ failures arrive as ``agentledger.core.errors`` exceptions.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -114,7 +114,7 @@ class TraceStoreClient:
         batch_size: int = 0,
         filter: pb.EventFilter | None = None,
         identity: Identity | None = None,
-    ) -> AsyncIterator[pb.StreamEventsResponse]:
+    ) -> AsyncGenerator[pb.StreamEventsResponse, None]:
         """Stream messages as they come (batches, heartbeats, the end). No deadline: it follows.
         ``identity`` (a caller's, forwarded) replaces the client's own for this stream."""
         request = pb.StreamEventsRequest(

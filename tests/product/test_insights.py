@@ -33,11 +33,14 @@ class Memory:
             "last_seq": len(self.t.events),
         }
 
-    async def pages(self, task_id: str, *, types: Sequence[str] = ()) -> AsyncIterator[list[Any]]:
+    async def pages(
+        self, task_id: str, *, types: Sequence[str] = (), upto: int = 0
+    ) -> AsyncIterator[list[Any]]:
         self.page_reads += 1
+        assert upto == len(self.t.events)  # read up to what the summary says
         yield [e for e in self.t.events if not types or e["type"] in types]
 
-    async def raw_pages(self, task_id: str) -> AsyncIterator[list[bytes]]:
+    async def raw_pages(self, task_id: str, *, upto: int = 0) -> AsyncIterator[list[bytes]]:
         raise AssertionError("not used here")
         yield []
 

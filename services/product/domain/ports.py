@@ -62,12 +62,14 @@ class Tasks(Protocol):
 class Traces(Protocol):
     async def summary(self, task_id: str) -> Mapping[str, Any]: ...
 
-    def pages(self, task_id: str, *, types: Sequence[str] = ()) -> AsyncIterator[list[Any]]:
+    def pages(
+        self, task_id: str, *, types: Sequence[str] = (), upto: int = 0
+    ) -> AsyncIterator[list[Any]]:
         """The task's events, a page at a time, in seq order, parsed (optionally only these
-        types)."""
+        types); with `upto` (the summary's last seq) only those up to it, read in one stream."""
         ...
 
-    def raw_pages(self, task_id: str) -> AsyncIterator[list[bytes]]:
+    def raw_pages(self, task_id: str, *, upto: int = 0) -> AsyncIterator[list[bytes]]:
         """The task's events as JSON bytes, payload spliced in unparsed (exports)."""
         ...
 

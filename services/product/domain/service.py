@@ -145,16 +145,16 @@ class Insights:
 
     # ------------------------------------------------------------------ reading a task
 
-    async def events(self, task_id: str) -> list[Mapping[str, Any]]:
-        return [e async for page in self.traces.pages(task_id) for e in page]
+    async def events(self, task_id: str, upto: int = 0) -> list[Mapping[str, Any]]:
+        """Every event (`upto`: those up to that seq, the summary's last one)."""
+        return [e async for page in self.traces.pages(task_id, upto=upto) for e in page]
 
     async def load(self, task_id: str, summary: Mapping[str, Any] | None = None) -> Loaded:
+        """The summary first: it names the last seq, so the events come in one stream."""
         if summary is None:
-            summary, events, view = await asyncio.gather(
-                self.traces.summary(task_id), self.events(task_id), self.tasks.get(task_id)
-            )
-        else:
-            events, view = await asyncio.gather(self.events(task_id), self.tasks.get(task_id))
+            summary = await self.traces.summary(task_id)
+        upto = _last_seq(summary)
+        events, view = await asyncio.gather(self.events(task_id, upto), self.tasks.get(task_id))
         source = f"{view.task.get('plan_id')}@{view.task.get('plan_version')} (task {task_id})"
 
         def build() -> tuple[RunTrace, Plan]:
@@ -236,9 +236,8 @@ class Insights:
 
     async def compare(self, task_a: str, task_b: str) -> ComparisonOutcome:
         async def view(task_id: str) -> RunView:
-            summary, events = await asyncio.gather(
-                self.traces.summary(task_id), self.events(task_id)
-            )
+            summary = await self.traces.summary(task_id)
+            events = await self.events(task_id, _last_seq(summary))
             return await asyncio.to_thread(RunView.from_trace, summary, events)
 
         if task_a == task_b:
@@ -283,7 +282,7 @@ class Insights:
             task_id=task_id,
             summary=summary,
             system_trace=system_trace,
-            events=lambda: self.traces.raw_pages(task_id),
+            events=lambda: self.traces.raw_pages(task_id, upto=_last_seq(summary)),
             artifacts=refs,
             read_blob=lambda blob_id: self.traces.blob(task_id, blob_id),
             user_readme=readme,
@@ -326,6 +325,11 @@ class Insights:
             + "Each sentence names the events (seq in events.jsonl) it rests on.\n\n"
             + explained.markdown
         )
+
+
+def _last_seq(summary: Mapping[str, Any]) -> int:
+    seq = summary.get("last_seq")
+    return seq if type(seq) is int and seq > 0 else 0
 
 
 def _settled_key(task_id: str, summary: Mapping[str, Any]) -> tuple[str, int] | None:
