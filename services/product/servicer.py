@@ -163,7 +163,10 @@ class ProductServicer(pb_grpc.ProductServicer):  # type: ignore[misc]  # no stub
     ) -> AsyncIterator[pb.ExportTaskResponse]:
         task_id = _id(request.task_id, "task_id")
         caller = self._caller()
-        export = await self._insights.export(task_id)  # refuses here if over the cap
+        # The quota first (cheap), then the export's cap, known before its first byte; only an
+        # export that passed both is counted.
+        await self._accounts.check_export(caller.subject, caller.tenant)
+        export = await self._insights.export(task_id)
         await self._accounts.admit_export(caller, task_id)
         yield pb.ExportTaskResponse(
             header=pb.ExportHeader(

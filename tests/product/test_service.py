@@ -221,3 +221,24 @@ async def test_submissions_fail_closed_when_the_product_service_is_down(
     with pytest.raises(Unavailable, match="the task was not stored"):
         await clients.run("alice", "chain3")
     assert not (await clients.engine("alice").list_tasks(owner="alice")).tasks
+
+
+async def test_an_export_over_the_cap_is_refused_before_a_byte_and_not_counted(
+    database: Database, tmp_path: Path
+) -> None:
+    mesh = await start_mesh(
+        database, tmp_path, product_env={"AGENTLEDGER_PRODUCT_EXPORT_MAX_BYTES": "1000"}
+    )
+    c = Clients(mesh)
+    try:
+        task_id = await c.run("alice", "chain3")
+        await c.ended(task_id)
+        alice = c.product("alice")
+        with pytest.raises(ResourceExhausted, match="1000"):
+            await alice.export(task_id)
+        assert (await alice.usage(task_id)).exports == 0
+        states = {q.quota: q for q in await alice.quota_status()}
+        assert states["daily_exports"].usage == 0
+    finally:
+        await c.close()
+        await mesh.close()

@@ -277,8 +277,9 @@ class Accounts:
         return states
 
     async def admit_export(self, caller: Caller, task_id: str) -> None:
-        """Checks the caller's daily exports, then counts this one (before its first byte: a
-        download cut short still counts, as the work of making it was done)."""
+        """Checks the caller's daily exports again (another export may have been admitted
+        meanwhile), then counts this one, before its first byte: a download cut short still
+        counts, as the work of making it was done."""
         await self.check_export(caller.subject, caller.tenant)
         now = self._clock.now_ns()
         await self._offload.write(
