@@ -24,6 +24,7 @@ from services.product.domain.ports import ACTIVE_STATES, ChangedTask, Submission
 from services.trace_store.client import TraceStoreClient
 
 PAGE = 1000
+ENDED_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 _VERSION_RETRIES = 8
 # The part of a goal report the summary keeps (the event holds the whole report).
 _SUMMARY_ACTIONS = 20
@@ -164,6 +165,8 @@ class StoreTraces:
             summary = await self._client.get_summary(task_id)
             extra = orjson.loads(summary.extra_json) if summary.extra_json else {}
             if summary.goal_status == goal_status and extra.get("goal") == brief:
+                return seq
+            if summary.state not in ENDED_STATES:  # it runs again: this ending's status is past
                 return seq
             summary.goal_status = goal_status
             summary.extra_json = orjson.dumps(extra | {"goal": brief})
