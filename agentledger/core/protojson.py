@@ -16,6 +16,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from agentledger.common.v1 import common_pb2
+from agentledger.core.errors import InvalidArgument
 from agentledger.trace_store.v1 import trace_store_pb2 as tpb
 
 MESSAGE = FieldDescriptor.TYPE_MESSAGE
@@ -99,3 +100,17 @@ def event_dict(e: tpb.TraceEvent) -> dict[str, Any]:
         "blob_ids": list(e.blob_ids),
         "payload": orjson.loads(e.payload_json) if e.payload_json else {},
     }
+
+
+def json_object(raw: bytes, field: str) -> dict[str, Any]:
+    """A request's ``*_json`` bytes field as the JSON object it must be ({} when empty); a
+    malformed one is InvalidArgument naming the field."""
+    if not raw:
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgument(f"{field} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{field} must be a JSON object, got {type(value).__name__}")
+    return value

@@ -7,24 +7,11 @@ from typing import Any
 import orjson
 
 from agentledger.common.v1 import common_pb2
-from agentledger.core.errors import InvalidArgument
 from agentledger.engine.v1 import engine_pb2 as pb
 from services.engine.domain.agents.base import Usage
 from services.engine.domain.model import Budget, NodeRecord, TaskRecord
 from services.engine.domain.plan import Plan
 from services.engine.domain.protect import public_inputs
-
-
-def json_object(raw: bytes, field: str) -> dict[str, Any]:
-    if not raw:
-        return {}
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidArgument(f"{field} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{field} must be a JSON object, got {type(value).__name__}")
-    return value
 
 
 def dumps(value: Any) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from grpc import aio
 
 from agentledger.core.errors import InvalidArgument
+from agentledger.core.protojson import json_object
 from agentledger.engine.v1 import engine_pb2 as pb
 from agentledger.security.identity import current_principal
 from agentledger.security.rbac import SERVICE_ROLE
@@ -57,7 +58,7 @@ class EngineServicer:
                 tenant=_tenant(request.tenant),
                 goal=request.goal,
                 mode=request.mode,
-                inputs=convert.json_object(request.inputs_json, "inputs_json"),
+                inputs=json_object(request.inputs_json, "inputs_json"),
                 budget=convert.budget_from_pb(request.budget),
                 plan_id=request.plan_id,
                 plan_version=request.plan_version,
@@ -117,7 +118,7 @@ class EngineServicer:
             _task_id(request.task_id),
             _acting(request.actor),
             request.reason,
-            convert.json_object(request.input_json, "input_json"),
+            json_object(request.input_json, "input_json"),
         )
         return pb.ResumeTaskResponse(task=convert.task_pb(task))
 

@@ -8,7 +8,6 @@ from typing import Any
 import orjson
 
 from agentledger.common.v1 import common_pb2
-from agentledger.core.errors import InvalidArgument
 from agentledger.engine.v1 import engine_pb2 as epb
 from agentledger.product.v1 import product_pb2 as pb
 from services.product.domain.billing import Bill
@@ -17,18 +16,6 @@ from services.product.domain.quotas import QuotaState
 from services.product.domain.records import MeteringRecord, TemplateRecord
 from services.product.domain.sentences import Checked
 from services.product.domain.service import GoalOutcome
-
-
-def json_object(raw: bytes, field: str) -> dict[str, Any]:
-    if not raw:
-        return {}
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidArgument(f"{field} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{field} must be a JSON object, got {type(value).__name__}")
-    return value
 
 
 def dumps(doc: Any) -> bytes:

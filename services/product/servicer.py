@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from grpc import aio
 
 from agentledger.core.errors import InvalidArgument
+from agentledger.core.protojson import json_object
 from agentledger.engine.v1 import engine_pb2 as epb
 from agentledger.product.v1 import product_pb2 as pb
 from agentledger.product.v1 import product_pb2_grpc as pb_grpc
@@ -21,7 +22,7 @@ from services.product import convert
 from services.product.domain.accounts import Accounts, Caller
 from services.product.domain.finisher import Finisher
 from services.product.domain.rephrase import Rephraser
-from services.product.domain.service import ENDED, Insights
+from services.product.domain.service import Insights
 
 EXPORT_CHUNK = 256 * 1024  # bytes per stream message: well under gRPC's 4 MiB default
 
@@ -122,7 +123,7 @@ class ProductServicer(pb_grpc.ProductServicer):  # type: ignore[misc]  # no stub
         task = await self._accounts.run_template(
             self._caller(),
             _id(request.template_id, "template_id"),
-            convert.json_object(request.inputs_json, "inputs_json"),
+            json_object(request.inputs_json, "inputs_json"),
             goal=request.goal,
             mode=request.mode,
             budget=convert.budget_of(request.budget),
@@ -136,7 +137,7 @@ class ProductServicer(pb_grpc.ProductServicer):  # type: ignore[misc]  # no stub
         task = await self._accounts.rerun(
             self._caller(),
             _id(request.task_id, "task_id"),
-            convert.json_object(request.inputs_json, "inputs_json"),
+            json_object(request.inputs_json, "inputs_json"),
             budget=convert.budget_of(request.budget),
         )
         assert isinstance(task, epb.Task)
@@ -149,8 +150,7 @@ class ProductServicer(pb_grpc.ProductServicer):  # type: ignore[misc]  # no stub
     ) -> pb.CompareTasksResponse:
         a, b = _id(request.task_a, "task_a"), _id(request.task_b, "task_b")
         got = await self._insights.compare(a, b)
-        for task_id in {a, b}:
-            await self._accounts.count(task_id, compares=1)
+        await self._accounts.count_compared(a, b)
         return pb.CompareTasksResponse(
             identical=got.comparison.identical,
             headline=got.comparison.headline,
@@ -189,11 +189,7 @@ class ProductServicer(pb_grpc.ProductServicer):  # type: ignore[misc]  # no stub
     async def GetUsage(
         self, request: pb.GetUsageRequest, context: aio.ServicerContext
     ) -> pb.GetUsageResponse:
-        task_id = _id(request.task_id, "task_id")
-        m = await self._accounts.usage(task_id)
-        if m.state in ENDED and not m.ended:  # not swept yet: its final figures now
-            await self._finisher.finish(task_id)
-            m = await self._accounts.usage(task_id)
+        m = await self._finisher.usage(_id(request.task_id, "task_id"))
         return pb.GetUsageResponse(metering=convert.metering(m))
 
     async def CheckQuota(

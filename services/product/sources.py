@@ -20,11 +20,11 @@ from agentledger.core.protojson import event_dict, event_json, to_dict
 from agentledger.engine.v1 import engine_pb2 as epb
 from agentledger.trace_store.v1 import trace_store_pb2 as tpb
 from services.engine.client import EngineClient, budget
-from services.product.domain.ports import ACTIVE_STATES, ChangedTask, Submission, TaskView
+from services.product.domain.ports import ChangedTask, Submission, TaskView
+from services.product.domain.records import ACTIVE, ENDED
 from services.trace_store.client import TraceStoreClient
 
 PAGE = 1000
-ENDED_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 _VERSION_RETRIES = 8
 # The part of a goal report the summary keeps (the event holds the whole report).
 _SUMMARY_ACTIONS = 20
@@ -166,7 +166,7 @@ class StoreTraces:
             extra = orjson.loads(summary.extra_json) if summary.extra_json else {}
             if summary.goal_status == goal_status and extra.get("goal") == brief:
                 return seq
-            if summary.state not in ENDED_STATES:  # it runs again: this ending's status is past
+            if summary.state not in ENDED:  # it runs again: this ending's status is past
                 return seq
             summary.goal_status = goal_status
             summary.extra_json = orjson.dumps(extra | {"goal": brief})
@@ -183,7 +183,7 @@ class StoreTraces:
         flt = tpb.TaskFilter(
             owners=[owner] if owner else [],
             tenants=[tenant] if tenant else [],
-            states=list(ACTIVE_STATES),
+            states=list(ACTIVE),
         )
         return int((await self._client.get_stats(flt)).task_count)
 

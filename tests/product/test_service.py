@@ -29,8 +29,6 @@ from services.trace_store.client import TraceStoreClient, payload
 from tests.conftest import Database
 from tests.gateway.harness import CAST, Mesh, start_mesh
 
-ENDED = {"COMPLETED", "FAILED", "CANCELLED"}
-
 
 class Clients:
     def __init__(self, mesh: Mesh) -> None:

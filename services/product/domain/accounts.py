@@ -216,6 +216,11 @@ class Accounts:
             return kept
         return await self.refresh(task_id)
 
+    async def count_compared(self, a: str, b: str) -> None:
+        """A comparison counts once for each task in it (once for a task compared with itself)."""
+        for task_id in dict.fromkeys((a, b)):
+            await self.count(task_id, compares=1)
+
     async def count(self, task_id: str, *, exports: int = 0, compares: int = 0) -> None:
         try:
             await self._offload.write(

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from agentledger.core.errors import InvalidArgument
-from services.product.domain.records import MeteringRecord
+from services.product.domain.records import ENDED, MeteringRecord
 from services.product.domain.sentences import figure
-
-ENDED_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
 MAX_SPAN_DAYS = 366
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -84,7 +82,7 @@ class BillLine:
 
 def _line_sentence(r: MeteringRecord) -> str:
     head = f"task {r.task_id} ({r.state}, {r.day})"
-    running = r.state not in ENDED_STATES
+    running = r.state not in ENDED
     cost = f"{_usd(r.usd)} for {figure(r.tokens_in)} tokens in and {figure(r.tokens_out)} out" + (
         f", {figure(r.tool_ms / 1000)} s in tools" if r.tool_ms else ""
     )
@@ -201,7 +199,7 @@ def _explain(
             f"The costliest is task {top.task_id} ({top.state}, {top.day}) at {_usd(top.usd)},"
             f" {figure(share, 'percent')} of the total."
         )
-    running = [x.task_id for x in lines if x.state not in ENDED_STATES]
+    running = [x.task_id for x in lines if x.state not in ENDED]
     if running:
         named = ", ".join(running[:_SHOWN])
         named += f" and {len(running) - _SHOWN} more" if len(running) > _SHOWN else ""

@@ -20,7 +20,8 @@ from agentledger.core.clock import Clock
 from agentledger.core.errors import AgentLedgerError
 from services.product.domain.accounts import Accounts
 from services.product.domain.ports import ChangedTask, Traces
-from services.product.domain.service import ENDED, Insights
+from services.product.domain.records import ENDED, MeteringRecord
+from services.product.domain.service import Insights
 
 log = logging.getLogger("agentledger.product")
 SKEW_NS = 2 * 10**9  # summaries written by clocks this far behind ours are still seen
@@ -54,6 +55,15 @@ class Finisher:
             await self._accounts.refresh(task_id, loaded.summary, loaded.trace)
         else:
             await self._accounts.refresh(task_id, loaded.summary)
+
+    async def usage(self, task_id: str) -> MeteringRecord:
+        """The task's metering record now; for an ended task not swept yet, its final figures
+        (the events behind its cost, its artifact bytes), gathered here."""
+        m = await self._accounts.usage(task_id)
+        if m.state in ENDED and not m.ended:
+            await self.finish(task_id)
+            m = await self._accounts.usage(task_id)
+        return m
 
     async def sweep(self) -> int:
         """One pass; returns how many tasks it handled."""

@@ -15,6 +15,7 @@ from typing import Any
 from services.engine.domain.plan import PHASES
 from services.product.domain.evidence import RunTrace
 from services.product.domain.goals import GoalReport, GoalStatus, NextAction, SubgoalResult
+from services.product.domain.records import ENDED
 from services.product.domain.runview import DecisionRecord
 from services.product.domain.sentences import Checked, Sentence, check, figure, measures, numeric
 
@@ -60,7 +61,7 @@ def _quote(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _clip(text: str, limit: int = 200) -> str:
+def clip(text: str, limit: int = 200) -> str:
     """A recorded text to quote inside a sentence: shortened, without its closing period."""
     text = text.rstrip(". ")
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -99,7 +100,7 @@ def _happened(t: RunTrace) -> list[Sentence]:
     if v.setup_seq:
         ref = f"{plan.get('id')}@{plan.get('version')}" if isinstance(plan, Mapping) else v.plan_id
         mode = v.setup.get("mode", "?")
-        text = f"Task {v.task_id} ran plan {ref} in {mode} mode for the goal “{_clip(goal, 120)}”."
+        text = f"Task {v.task_id} ran plan {ref} in {mode} mode for the goal “{clip(goal, 120)}”."
         out.append(_say("what_happened", text, [v.setup_seq]))
     done = sorted(
         (r for r in v.nodes.values() if r.status == "completed"), key=lambda r: r.final_seq
@@ -115,7 +116,7 @@ def _happened(t: RunTrace) -> list[Sentence]:
     for r in [r for r in v.nodes.values() if r.status == "failed"][:MAX_TOLD]:
         runs = t.outcomes.get(r.node_id, ())
         why = (
-            f"{r.failure_kind}: {_clip(r.failure_message)}"
+            f"{r.failure_kind}: {clip(r.failure_message)}"
             if r.failure_kind
             else "no failure recorded"
         )
@@ -139,8 +140,8 @@ def _course(t: RunTrace) -> list[Sentence]:
     stops = [(s, after) for s, after in pairwise(steps) if s.what[0] in ("WAITING_INPUT", "PAUSED")]
     for s, after in stops[:MAX_TOLD]:
         text = (
-            f"At seq {s.seq} the task stopped in {s.what[0]} ({_clip(s.note)}); at seq "
-            f"{after.seq} it went on to {after.what[0]} ({_clip(after.note)})."
+            f"At seq {s.seq} the task stopped in {s.what[0]} ({clip(s.note)}); at seq "
+            f"{after.seq} it went on to {after.what[0]} ({clip(after.note)})."
         )
         out.append(_say("what_happened", text, [s.seq, after.seq]))
     if t.artifacts:
@@ -152,9 +153,9 @@ def _course(t: RunTrace) -> list[Sentence]:
         )
         out.append(_say("what_happened", text, seqs, t.artifacts, {"count.artifacts": len(seqs)}))
     if v.end_seq:
-        ended = t.state in ("COMPLETED", "FAILED", "CANCELLED")
+        ended = t.state in ENDED
         lead = f"The task ended {t.state} at" if ended else f"The task is {t.state} since"
-        text, seqs, blobs = f"{lead} seq {v.end_seq}: {_clip(v.end_reason)}.", [v.end_seq], []
+        text, seqs, blobs = f"{lead} seq {v.end_seq}: {clip(v.end_reason)}.", [v.end_seq], []
         if t.system_trace_seq:
             text += " Its system trace is stored as a blob."
             seqs.append(t.system_trace_seq)
@@ -189,7 +190,7 @@ def _unmet(s: SubgoalResult) -> Sentence:
     parts = []
     for r in missing:
         seen = "; ".join(f"{k} is {figure(x)}" for k, x in r.figures.items())
-        parts.append(f"{r.what}, but {seen or _clip(r.observed)}")
+        parts.append(f"{r.what}, but {seen or clip(r.observed)}")
     if len(s.missing) > len(missing):
         parts.append(f"and {figure(len(s.missing) - len(missing))} more")
     text = f"Sub-goal {s.subgoal} is {s.status.value}: it needs {'; '.join(parts)}."
@@ -238,7 +239,7 @@ def _decision(t: RunTrace, d: DecisionRecord) -> Sentence:
         figs = {"conditions_evidence.success_proxy": sp, "conditions_evidence.threshold": floor}
         return _say("why", text, [d.seq], (), figs)
     outcome = [q for q in t.outcomes.get(d.node_id, ()) if q < d.seq][-1:]
-    text = f"{head} decided {d.action} on node {d.node_id!r}: “{_clip(d.reason, 300)}.”"
+    text = f"{head} decided {d.action} on node {d.node_id!r}: “{clip(d.reason, 300)}.”"
     return _say("why", text, [d.seq, *outcome])
 
 
@@ -355,7 +356,7 @@ def _next(t: RunTrace, report: GoalReport) -> list[Sentence]:
     if not out and t.state == "COMPLETED" and report.status is GoalStatus.DONE:
         text = "Nothing is left to do: the task completed and every sub-goal is done."
         out.append(_say("next", text, [v.end_seq or v.last_seq]))
-    elif not out and t.state not in ("COMPLETED", "FAILED", "CANCELLED"):
+    elif not out and t.state not in ENDED:
         text = f"The task is {t.state or 'not finished'}; its result is not final yet."
         out.append(_say("next", text, [v.last_seq]))
     return out
@@ -364,7 +365,7 @@ def _next(t: RunTrace, report: GoalReport) -> list[Sentence]:
 def _action(group: list[NextAction]) -> Sentence:
     lead, joiner = _ACTIONS.get(group[0].kind, (group[0].kind, " and "))
     fields = (joiner or " and ").join(repr(a.field) for a in group if a.field) or "the input"
-    why = _clip(group[0].why, 400)
+    why = clip(group[0].why, 400)
     text = _end(lead.format(field=fields) + (f": {why}" if why else ""))
     ev = [e for a in group for e in a.evidence]
     return _say("next", text, [e.seq for e in ev], [b for e in ev for b in e.blob_ids])

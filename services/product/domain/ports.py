@@ -12,8 +12,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-ACTIVE_STATES = ("CREATED", "QUEUED", "RUNNING", "PAUSED", "WAITING_INPUT")
-
 
 @dataclass(frozen=True, slots=True)
 class TaskView:

@@ -8,6 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.engine.domain.states import TERMINAL, State
+
+# The engine's task states, as the product reads them from summaries: ended, or not yet.
+ENDED: tuple[str, ...] = tuple(s.value for s in State if s in TERMINAL)
+ACTIVE: tuple[str, ...] = tuple(s.value for s in State if s not in TERMINAL)
 QUOTAS = ("concurrent_tasks", "daily_tokens", "daily_usd", "daily_exports")
 SCOPES = ("owner", "tenant")
 QUOTA_UNITS = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -28,13 +29,13 @@ from services.product.domain.evidence import RunTrace, is_map
 from services.product.domain.export import ArtifactRef, ExportSources, export_zip
 from services.product.domain.export_readme import user_readme
 from services.product.domain.goals import GoalReport, evaluate
-from services.product.domain.narrative import explain
+from services.product.domain.narrative import clip, explain
 from services.product.domain.ports import Tasks, Traces
+from services.product.domain.records import ENDED
 from services.product.domain.rephrase import Rephraser, rephrase
 from services.product.domain.runview import RunView
 from services.product.domain.sentences import Checked, to_markdown
 
-ENDED = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 GOAL_EVENT = "goal.evaluated"
 _ARTIFACT_TYPES = ("node.artifact_written", "task.system_trace_written")
 _SYSTEM_TRACE_MAX = 32 << 20  # a system trace bigger than this is left out of the export
@@ -111,17 +112,22 @@ class PlanCache:
     def __init__(self, size: int) -> None:
         self._size = size
         self._plans: OrderedDict[tuple[str, str], Plan] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, text: str, source: str) -> Plan:
+        """Called from worker threads: the dict is touched under a lock, a parse outside it
+        (two threads may parse the same plan once each; both get an equal plan)."""
         key = (source, hashlib.sha256(text.encode()).hexdigest())
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = load_plan(text, source=source, known_agents=None)
+        with self._lock:
+            plan = self._plans.get(key)
+            if plan is not None:
+                self._plans.move_to_end(key)
+                return plan
+        plan = load_plan(text, source=source, known_agents=None)
+        with self._lock:
             self._plans[key] = plan
             while len(self._plans) > self._size:
                 self._plans.popitem(last=False)
-        else:
-            self._plans.move_to_end(key)
         return plan
 
 
@@ -350,10 +356,6 @@ def _recorded(summary: Mapping[str, Any], end_seq: int) -> int:
     return 0
 
 
-def _clip(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def goal_record(report: GoalReport, *, end_seq: int, last_seq: int) -> dict[str, Any]:
     """The goal report as the `goal.evaluated` event keeps it: bounded (a 2,000-node plan's
     full report is over half a megabyte), with each item's evidence as event seqs. The whole
@@ -375,7 +377,7 @@ def goal_record(report: GoalReport, *, end_seq: int, last_seq: int) -> dict[str,
                 "requirements": len(s.requirements),
                 "passed": sum(r.passed for r in s.requirements),
                 "missing": [
-                    {"what": _clip(r.what), "observed": _clip(r.observed), "seqs": seqs(r.evidence)}
+                    {"what": clip(r.what), "observed": clip(r.observed), "seqs": seqs(r.evidence)}
                     for r in s.missing[:_RECORD_MISSING]
                 ],
             }
@@ -383,7 +385,7 @@ def goal_record(report: GoalReport, *, end_seq: int, last_seq: int) -> dict[str,
         ],
         "missing_count": len(report.missing_requirements),
         "next_actions": [
-            {"kind": a.kind, "field": a.field, "why": _clip(a.why), "seqs": seqs(a.evidence)}
+            {"kind": a.kind, "field": a.field, "why": clip(a.why), "seqs": seqs(a.evidence)}
             for a in report.next_actions[:_RECORD_ACTIONS]
         ],
         "next_action_count": len(report.next_actions),

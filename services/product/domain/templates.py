@@ -16,9 +16,8 @@ from typing import Any
 from agentledger.core.errors import FailedPrecondition, InvalidArgument
 from services.engine.domain.inputs import CHECKS
 from services.engine.domain.plan import Plan
-from services.product.domain.records import TemplateField, TemplateRecord
+from services.product.domain.records import ENDED, TemplateField, TemplateRecord
 
-ENDED = ("COMPLETED", "FAILED", "CANCELLED")
 MAX_NAME = 200
 _SENSITIVE_HINT = " (sensitive inputs are not kept: give it again)"
 _REDACTED_HINT = " (its earlier value was redacted: give it again)"
