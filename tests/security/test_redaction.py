@@ -476,9 +476,14 @@ ADVERSARIAL = {
 }
 
 
+CEILING_S = 2.0
+
+
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
 def test_patterns_stay_linear_on_adversarial_input(name: str) -> None:
-    """Linear patterns take milliseconds here; a catastrophic one would take minutes."""
+    """Linear patterns take milliseconds here; a catastrophic one would take minutes. The
+    ceiling is well above the milliseconds, so a loaded CI machine's stall is not taken for
+    backtracking (a 0.57 s stall on a call that takes ~10 ms failed a CI run at 0.5 s)."""
     text = ADVERSARIAL[name]
     low = text.lower()
     for rule in RULES:
@@ -490,7 +495,7 @@ def test_patterns_stay_linear_on_adversarial_input(name: str) -> None:
             for _ in pattern.finditer(target):
                 pass
             elapsed = time.perf_counter() - started
-            assert elapsed < 0.5, f"{rule.kind} took {elapsed:.2f}s on {name}"
+            assert elapsed < CEILING_S, f"{rule.kind} took {elapsed:.2f}s on {name}"
     for redact in (
         lambda: policy.redact_text(text),
         lambda: policy.redact_json(text.encode("utf-8", "surrogatepass")),
@@ -499,4 +504,4 @@ def test_patterns_stay_linear_on_adversarial_input(name: str) -> None:
         started = time.perf_counter()
         redact()
         elapsed = time.perf_counter() - started
-        assert elapsed < 0.5, f"redaction took {elapsed:.2f}s on {name}"
+        assert elapsed < CEILING_S, f"redaction took {elapsed:.2f}s on {name}"
